@@ -1,0 +1,1 @@
+"""Benchmarks of the project (``make bench`` runs ``python -m benchmarks``)."""

@@ -1,0 +1,15 @@
+# Bronze: every landed line, exactly once, with where it came from.
+from pyspark import pipelines as dp
+
+from clickstream import config, platform
+
+settings = platform.pipeline_settings(spark)
+
+
+@dp.table(
+    name=config.BRONZE_EVENTS,
+    comment="Raw clickstream events: one row per landed line, typed by the v1 contract; "
+    "unparseable lines kept whole in _corrupt_record.",
+)
+def bronze_events():
+    return platform.ingest_landing(spark, settings)

@@ -1,0 +1,59 @@
+"""Ad-hoc SQL over the local lakehouse, robust to whatever bronze holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clickstream.engine import EngineError, first_line
+
+
+def use_database(spark: Any, database: str) -> None:
+    names = {row[0] for row in spark.sql("SHOW DATABASES").collect()}
+    if database not in names:
+        raise EngineError(f"database {database!r} has no tables yet: run `clickstream run` first")
+    spark.sql(f"USE `{database}`")
+
+
+def run_query(spark: Any, sql: str, database: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run ``sql`` with ``database`` as the current one; return column names and rows.
+
+    Top-level strings are fetched as bytes: bronze keeps lines that are not valid UTF-8, and
+    decoding them on the client must not fail.
+    """
+    from pyspark.errors import AnalysisException, ParseException
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    use_database(spark, database)
+    try:
+        frame = spark.sql(sql)
+        columns = list(frame.columns)
+        positional = frame.toDF(*[f"c{i}" for i in range(len(columns))])
+        fields = positional.schema.fields
+        fetched = positional.select(
+            *[
+                F.col(f.name).cast("binary") if isinstance(f.dataType, T.StringType) else f.name
+                for f in fields
+            ]
+        )
+        rows = [tuple(row) for row in fetched.collect()]
+    except ParseException as exc:
+        raise EngineError(f"SQL syntax error: {first_line(exc)}") from None
+    except AnalysisException as exc:
+        condition = exc.getCondition() if hasattr(exc, "getCondition") else exc.getErrorClass()
+        if condition == "TABLE_OR_VIEW_NOT_FOUND":
+            name = (exc.getMessageParameters() or {}).get("relationName", "?")
+            raise EngineError(f"unknown table {name} in database {database!r}") from None
+        raise EngineError(first_line(exc)) from None
+    return columns, rows
+
+
+def table_counts(spark: Any, database: str) -> list[tuple[str, int]]:
+    """Rows per table of ``database``, in name order."""
+    use_database(spark, database)
+    tables = sorted(
+        row.tableName
+        for row in spark.sql(f"SHOW TABLES IN `{database}`").collect()
+        if not row.isTemporary
+    )
+    return [(t, spark.table(f"`{database}`.`{t}`").count()) for t in tables]

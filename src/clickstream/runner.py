@@ -1,0 +1,238 @@
+"""Programmatic pipeline updates that keep the Spark session.
+
+The open-source ``spark-pipelines`` CLI stops its session after one run. This runner calls the
+same machinery (graph creation, definition registration from the spec's library globs, start
+run) on a session it is given, so a notebook or a test can run, query, land more files and run
+again without restarting the JVM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from clickstream.config import LocalSettings, PipelineSettings
+from clickstream.engine import EngineError, Lakehouse, first_line
+from clickstream.locks import FileLock, LockBusy
+
+SPEC_FILE = "spark-pipeline.yml"
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """One event of a pipeline update, as the engine reports it."""
+
+    timestamp: datetime
+    message: str
+
+
+@dataclass
+class UpdateResult:
+    """What one pipeline update did."""
+
+    update_id: str
+    database: str
+    status: str = "RUNNING"
+    error: str | None = None
+    events: list[RunEvent] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    ended_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "COMPLETED"
+
+    @property
+    def duration_s(self) -> float:
+        end = self.ended_at or datetime.now(UTC)
+        return (end - self.started_at).total_seconds()
+
+
+def find_spec() -> Path:
+    """The committed pipeline spec: ``$CLICKSTREAM_SPEC``, the project root, or a parent of cwd."""
+    custom = os.environ.get("CLICKSTREAM_SPEC")
+    if custom:
+        return Path(custom).absolute()
+    project_root = Path(__file__).resolve().parents[2]
+    candidates = [project_root / SPEC_FILE]
+    here = Path.cwd().absolute()
+    candidates += [p / SPEC_FILE for p in (here, *here.parents)]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise EngineError(f"no {SPEC_FILE} found (set CLICKSTREAM_SPEC to its path)")
+
+
+def landed_files(landing: Path) -> Iterable[Path]:
+    """The files the bronze source ingests: every ``*.json`` below the landing folder."""
+    if not landing.is_dir():
+        return []
+    return (p for p in landing.rglob("*.json") if p.is_file())
+
+
+class PipelineRunner:
+    """Runs updates of the clickstream pipeline on one database of a lakehouse home."""
+
+    def __init__(
+        self,
+        lakehouse: Lakehouse,
+        database: str | None = None,
+        landing: Path | None = None,
+        spec_path: Path | None = None,
+        pipeline_settings: dict[str, str] | None = None,
+    ) -> None:
+        self.lakehouse = lakehouse
+        self.settings: LocalSettings = lakehouse.settings
+        self.database = database or self.settings.database
+        self.landing = Path(landing or self.settings.landing).absolute()
+        self.spec_path = (spec_path or find_spec()).absolute()
+        self.overrides = dict(pipeline_settings or {})
+
+    @property
+    def spark(self) -> Any:
+        return self.lakehouse.spark
+
+    @property
+    def storage(self) -> Path:
+        return self.settings.pipeline_storage(self.database)
+
+    def run(
+        self,
+        full_refresh_all: bool = False,
+        full_refresh: Sequence[str] = (),
+        refresh: Sequence[str] = (),
+        on_event: Callable[[RunEvent], None] | None = None,
+        wait_seconds: float = 0.0,
+    ) -> UpdateResult:
+        """One triggered update; returns its result (status FAILED instead of raising)."""
+        if next(iter(landed_files(self.landing)), None) is None:
+            raise EngineError(
+                f"no data landed yet in {self.landing}: run `clickstream produce` first"
+            )
+        self.storage.mkdir(parents=True, exist_ok=True)
+        try:
+            lock = FileLock(self.storage / "run.lock").acquire(
+                {"kind": "pipeline update", "database": self.database}, wait_seconds
+            )
+        except LockBusy as busy:
+            raise EngineError(
+                f"an update of the pipeline on database {self.database!r} is already running "
+                f"(process {busy.holder.get('pid', '?')}); runs of one pipeline are serialized"
+            ) from None
+        with lock:
+            return self._run_locked(full_refresh_all, full_refresh, refresh, on_event)
+
+    def _run_locked(
+        self,
+        full_refresh_all: bool,
+        full_refresh: Sequence[str],
+        refresh: Sequence[str],
+        on_event: Callable[[RunEvent], None] | None,
+    ) -> UpdateResult:
+        from pyspark.pipelines import cli as sdp
+        from pyspark.pipelines.spark_connect_graph_element_registry import (
+            SparkConnectGraphElementRegistry,
+        )
+
+        spark = self.spark
+        result = UpdateResult(update_id=str(uuid.uuid4()), database=self.database)
+        spec = self.load_spec()
+        conf = {**spec.configuration, **self.pipeline_conf(result.update_id)}
+        try:
+            spark.sql(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+            # Definitions read their settings with spark.conf.get, as on Databricks.
+            for key, value in conf.items():
+                spark.conf.set(key, value)
+            graph_id = sdp.create_dataflow_graph(
+                spark, default_catalog=spec.catalog, default_database=spec.database, sql_conf=conf
+            )
+            registry = SparkConnectGraphElementRegistry(spark, graph_id)
+            loading_log = io.StringIO()
+            with contextlib.redirect_stdout(loading_log):
+                sdp.register_definitions(self.spec_path, registry, spec, spark, graph_id)
+            for line in loading_log.getvalue().splitlines():
+                event = RunEvent(datetime.now(UTC), line.split(": ", 1)[-1].strip())
+                result.events.append(event)
+                if on_event is not None:
+                    on_event(event)
+            stream = sdp.start_run(
+                spark,
+                graph_id,
+                full_refresh=list(full_refresh),
+                full_refresh_all=full_refresh_all,
+                refresh=list(refresh),
+                dry=False,
+                storage=spec.storage,
+            )
+            for item in stream:
+                if "pipeline_event_result" not in item:
+                    continue
+                raw = item["pipeline_event_result"].event
+                event = RunEvent(
+                    raw.timestamp.ToDatetime().replace(tzinfo=UTC), raw.message.strip()
+                )
+                result.events.append(event)
+                if on_event is not None:
+                    on_event(event)
+            result.status = "COMPLETED"
+        except Exception as exc:
+            result.status = "FAILED"
+            result.error = first_line(exc)
+        finally:
+            result.ended_at = datetime.now(UTC)
+        return result
+
+    def load_spec(self) -> Any:
+        """The committed spec, pointed at this home's storage and database."""
+        import yaml
+        from pyspark.pipelines import cli as sdp
+
+        data = yaml.safe_load(self.spec_path.read_text())
+        data.pop("schema", None)
+        data.update(database=self.database, storage=self.storage.as_uri())
+        return sdp.unpack_pipeline_spec(data)
+
+    def pipeline_conf(self, update_id: str) -> dict[str, str]:
+        settings = PipelineSettings(landing_path=str(self.landing), update_id=update_id)
+        conf = settings.to_conf()
+        conf.update(
+            {
+                k if k.startswith("clickstream.") else f"clickstream.{k}": v
+                for k, v in self.overrides.items()
+            }
+        )
+        return conf
+
+
+def run_continuously(
+    runner: PipelineRunner,
+    interval_s: float,
+    max_updates: int | None = None,
+    on_result: Callable[[UpdateResult], None] | None = None,
+) -> list[UpdateResult]:
+    """Triggered updates in a loop: the local stand-in for a continuous pipeline."""
+    results: list[UpdateResult] = []
+    while max_updates is None or len(results) < max_updates:
+        started = time.monotonic()
+        try:
+            result = runner.run()
+        except EngineError as exc:
+            if "no data landed yet" not in str(exc):
+                raise
+            result = None
+        if result is not None:
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        if max_updates is not None and len(results) >= max_updates:
+            break
+        time.sleep(max(0.0, interval_s - (time.monotonic() - started)))
+    return results
