@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv demo test lint bench soak lab clean
+.PHONY: venv demo test lint bench soak lab clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v java >/dev/null || { echo "Java 17+ is required (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -38,8 +38,15 @@ soak: venv
 	$(PY) -m pytest -m soak tests/reliability
 
 lab: venv
-	$(PY) -m ipykernel install --user --name lakeflow-clickstream --display-name "Lakeflow Clickstream"
-	$(VENV)/bin/jupyter lab notebooks/ || $(VENV)/bin/jupyter notebook notebooks/
+	$(PY) -m pip install -q -c constraints.txt -e ".[local,azure,databricks,dev,lab]"
+	$(PY) -m ipykernel install --sys-prefix --name lakeflow-clickstream --display-name "Lakeflow Clickstream"
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) .lakehouse
+
+# Re-pin after changing dependencies in pyproject.toml.
+constraints: venv
+	{ echo "# Reproducible pins for the local install: pip install -c constraints.txt -e '.[local,azure,databricks,dev]'"; \
+	  echo "# Regenerate after changing pyproject.toml: make constraints"; \
+	  $(PY) -m pip freeze --exclude-editable | grep -v '^lakeflow-clickstream'; } > constraints.txt

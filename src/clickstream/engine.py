@@ -141,14 +141,22 @@ def check_home_usable(settings: LocalSettings) -> None:
         ) from None
 
 
+CONNECT_CLIENT_VARIABLES = (
+    "SPARK_REMOTE",
+    "SPARK_LOCAL_REMOTE",
+    "SPARK_CONNECT_MODE_ENABLED",
+    "SPARK_CONNECT_AUTHENTICATE_TOKEN",
+)
+
+
 def jvm_environment(settings: LocalSettings) -> dict[str, str]:
     """Environment variables for a JVM of this home."""
     env = dict(os.environ)
     env["SPARK_CONF_DIR"] = str(settings.conf_dir)
     env["SPARK_HOME"] = str(spark_home())
     env["PYSPARK_PYTHON"] = sys.executable
-    env.pop("SPARK_REMOTE", None)
-    env.pop("SPARK_CONNECT_MODE_ENABLED", None)
+    for key in CONNECT_CLIENT_VARIABLES:
+        env.pop(key, None)
     return env
 
 
@@ -263,7 +271,10 @@ def start_in_process(settings: LocalSettings) -> Any:
     env = jvm_environment(settings)
     for key in ("SPARK_CONF_DIR", "SPARK_HOME", "PYSPARK_PYTHON"):
         os.environ[key] = env[key]
-    os.environ.pop("SPARK_REMOTE", None)
+    # Left over from a Spark Connect client in this (or a parent) process, these would make
+    # pyspark refuse to start a local server; the token must be this server's own.
+    for key in CONNECT_CLIENT_VARIABLES:
+        os.environ.pop(key, None)
     # A port of our own (pyspark's local mode always takes 15002), so in-process servers never
     # clash with each other or with a shared server.
     port = free_port()

@@ -13,7 +13,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from clickstream import contract
+from clickstream import config, contract
 from clickstream.config import PipelineSettings
 from clickstream.transforms import dedup, ingest
 
@@ -24,6 +24,12 @@ DATABRICKS = "databricks"
 def pipeline_settings(spark: Any) -> PipelineSettings:
     """The settings of the running update (from the pipeline's configuration)."""
     return PipelineSettings.from_conf(spark)
+
+
+def published_name(spark: Any, table: str) -> str:
+    """The name a definition declares: fully qualified on Databricks, where gold and BI publish
+    to the readers' schema and everything else to the engineers' schema."""
+    return config.published_name(table, config.DatabricksNames.from_conf(spark))
 
 
 def platform_of(settings: PipelineSettings) -> str:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from clickstream.engine import EngineError, first_line
 
 
+def database_exists(spark: Any, database: str) -> bool:
+    return database in {row[0] for row in spark.sql("SHOW DATABASES").collect()}
+
+
 def use_database(spark: Any, database: str) -> None:
-    names = {row[0] for row in spark.sql("SHOW DATABASES").collect()}
-    if database not in names:
+    if not database_exists(spark, database):
         raise EngineError(f"database {database!r} has no tables yet: run `clickstream run` first")
     spark.sql(f"USE `{database}`")
 
@@ -21,10 +25,16 @@ def run_query(spark: Any, sql: str, database: str) -> tuple[list[str], list[tupl
     decoding them on the client must not fail.
     """
     from pyspark.errors import AnalysisException, ParseException
+
+    # pyspark logs every failed query as JSON on stderr; the CLI reports it in one line instead.
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    use_database(spark, database)
+    # A query that names no table (SELECT 1) works before the first run, too.
+    has_database = database_exists(spark, database)
+    if has_database:
+        spark.sql(f"USE `{database}`")
     try:
         frame = spark.sql(sql)
         columns = list(frame.columns)
@@ -41,6 +51,10 @@ def run_query(spark: Any, sql: str, database: str) -> tuple[list[str], list[tupl
         raise EngineError(f"SQL syntax error: {first_line(exc)}") from None
     except AnalysisException as exc:
         condition = exc.getCondition() if hasattr(exc, "getCondition") else exc.getErrorClass()
+        if condition == "TABLE_OR_VIEW_NOT_FOUND" and not has_database:
+            raise EngineError(
+                f"database {database!r} has no tables yet: run `clickstream run` first"
+            ) from None
         if condition == "TABLE_OR_VIEW_NOT_FOUND":
             name = (exc.getMessageParameters() or {}).get("relationName", "?")
             raise EngineError(f"unknown table {name} in database {database!r}") from None

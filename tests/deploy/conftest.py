@@ -55,8 +55,8 @@ def workspace(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeW
                     status, answer = result if isinstance(result, tuple) else (200, result)
             payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
             self.send_response(status)
-            content_type = "application/octet-stream" if isinstance(answer, bytes) else (
-                "application/json"
+            content_type = (
+                "application/octet-stream" if isinstance(answer, bytes) else ("application/json")
             )
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))

@@ -27,6 +27,7 @@ PROD_VARS = {
 }
 VARIABLES = {"prod": PROD_VARS}
 
+
 def mutate(path: Path, old: str, new: str) -> None:
     """Replace the first ``old`` in ``path``; the text must be there."""
     text = path.read_text(encoding="utf-8")
@@ -265,8 +266,6 @@ class FakeWorkspace:
         runs = [r for r in self.runs if str(r["job_id"]) == query.get("job_id")]
         limit = int(query.get("limit", 20))
         return {"runs": runs[:limit], "has_more": len(runs) > limit}
-
-
 
 
 def _next(queue: list[Any]) -> Any:

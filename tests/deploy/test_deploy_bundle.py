@@ -57,42 +57,98 @@ def test_every_resource_type_has_a_typed_model() -> None:
 # Each: file, text to replace, replacement, what the problem report must say.
 MUTATIONS = [
     # misspelled keys, at every level the checks cover
-    ("resources/clickstream.pipeline.yml", "serverless: true", "serverles: true",
-     "Unexpected field 'serverles' for class Pipeline"),
-    ("resources/clickstream.job.yml", "max_retries: 2", "max_retry: 2",
-     "Unexpected field 'max_retry' for class Task"),
-    ("resources/clickstream.governance.yml", "catalog_name: ${var.catalog}",
-     "catalog: ${var.catalog}", "Unexpected field 'catalog' for class Schema"),
+    (
+        "resources/clickstream.pipeline.yml",
+        "serverless: true",
+        "serverles: true",
+        "Unexpected field 'serverles' for class Pipeline",
+    ),
+    (
+        "resources/clickstream.job.yml",
+        "max_retries: 2",
+        "max_retry: 2",
+        "Unexpected field 'max_retry' for class Task",
+    ),
+    (
+        "resources/clickstream.governance.yml",
+        "catalog_name: ${var.catalog}",
+        "catalog: ${var.catalog}",
+        "Unexpected field 'catalog' for class Schema",
+    ),
     ("databricks.yml", "sync:", "synk:", "'synk' was unexpected"),
-    ("databricks.yml", "  pii_secret_key:\n    description:", "  pii_secret_key:\n    descripton:",
-     "'descripton' was unexpected"),
-    ("databricks.yml", "run_as:\n      service_principal_name:",
-     "run_as:\n      service_principal:", "'service_principal' was unexpected"),
+    (
+        "databricks.yml",
+        "  pii_secret_key:\n    description:",
+        "  pii_secret_key:\n    descripton:",
+        "'descripton' was unexpected",
+    ),
+    (
+        "databricks.yml",
+        "run_as:\n      service_principal_name:",
+        "run_as:\n      service_principal:",
+        "'service_principal' was unexpected",
+    ),
     # values outside an enum
     ("resources/clickstream.job.yml", "run_if: NONE_FAILED", "run_if: NONE_FAILD", "NONE_FAILD"),
     ("resources/clickstream.governance.yml", "- WRITE_VOLUME", "- WRITE_VOLUMES", "WRITE_VOLUMES"),
     ("databricks.yml", "mode: production", "mode: prod", "'prod' is not one of"),
     # dangling references
-    ("resources/clickstream.pipeline.yml", "${resources.schemas.engineering.name}",
-     "${resources.schemas.engineerin.name}", "resources.schemas.engineerin is not defined"),
-    ("resources/clickstream.job.yml", "${resources.pipelines.clickstream.id}",
-     "${resources.pipelines.clickstream.idd}", "has no 'idd'"),
-    ("resources/clickstream.pipeline.yml", "${var.watermark_delay}", "${var.watermark}",
-     "variable 'watermark' is not declared"),
-    ("resources/clickstream.pipeline.yml", "${var.catalog}", "${var.catalog",
-     "unresolved reference"),
-    ("databricks.yml", "      catalog: workspace", "      catalogue: workspace",
-     "variable 'catalogue' is set but not declared"),
+    (
+        "resources/clickstream.pipeline.yml",
+        "${resources.schemas.engineering.name}",
+        "${resources.schemas.engineerin.name}",
+        "resources.schemas.engineerin is not defined",
+    ),
+    (
+        "resources/clickstream.job.yml",
+        "${resources.pipelines.clickstream.id}",
+        "${resources.pipelines.clickstream.idd}",
+        "has no 'idd'",
+    ),
+    (
+        "resources/clickstream.pipeline.yml",
+        "${var.watermark_delay}",
+        "${var.watermark}",
+        "variable 'watermark' is not declared",
+    ),
+    (
+        "resources/clickstream.pipeline.yml",
+        "${var.catalog}",
+        "${var.catalog",
+        "unresolved reference",
+    ),
+    (
+        "databricks.yml",
+        "      catalog: workspace",
+        "      catalogue: workspace",
+        "variable 'catalogue' is set but not declared",
+    ),
     # paths that don't exist or aren't deployed
-    ("resources/clickstream.job.yml", "produce_to_volume.py", "produce_volume.py",
-     "'../notebooks/jobs/produce_volume.py' does not exist"),
-    ("resources/clickstream.pipeline.yml", "include: ../src/clickstream/pipeline/**",
-     "include: ../src/clickstream/pipelines/**", "matches no file"),
-    ("databricks.yml", "    - notebooks\n", "",
-     "'../notebooks/jobs/produce_to_volume.py' is outside sync.paths"),
+    (
+        "resources/clickstream.job.yml",
+        "produce_to_volume.py",
+        "produce_volume.py",
+        "'../notebooks/jobs/produce_volume.py' does not exist",
+    ),
+    (
+        "resources/clickstream.pipeline.yml",
+        "include: ../src/clickstream/pipeline/**",
+        "include: ../src/clickstream/pipelines/**",
+        "matches no file",
+    ),
+    (
+        "databricks.yml",
+        "    - notebooks\n",
+        "",
+        "'../notebooks/jobs/produce_to_volume.py' is outside sync.paths",
+    ),
     ("databricks.yml", "    - pyproject.toml\n", "", "pyproject.toml is not deployed"),
-    ("resources/clickstream.pipeline.yml", "--editable ${workspace.file_path}",
-     "--editable ${workspace.root_path}", "is not inside the bundle's files"),
+    (
+        "resources/clickstream.pipeline.yml",
+        "--editable ${workspace.file_path}",
+        "--editable ${workspace.root_path}",
+        "is not inside the bundle's files",
+    ),
 ]
 
 
@@ -135,7 +191,8 @@ def test_the_deployed_pipeline_sources_are_the_ones_the_local_engine_runs() -> N
     assert deployed == local == [str(REPO / "src/clickstream/pipeline/**")]
     # The same files, and only definition files (both engines load everything the glob matches).
     files = sorted(
-        Path(p) for p in glob.glob(local[0], recursive=True)
+        Path(p)
+        for p in glob.glob(local[0], recursive=True)
         if Path(p).is_file() and "__pycache__" not in Path(p).parts
     )
     assert files, "the pipeline has no definition files"
@@ -306,7 +363,8 @@ def test_a_deploy_by_a_service_principal_needs_an_address_for_notifications() ->
         for p in problems
     ), problems
     assert not [
-        p for p in validate_bundle(REPO, user=ci, variables={"prod": PROD_VARS})
+        p
+        for p in validate_bundle(REPO, user=ci, variables={"prod": PROD_VARS})
         if p.startswith("target prod")
     ]
     assert ci.short_name == "clickstream_deployer"  # the CLI's rule for service principals

@@ -35,7 +35,7 @@ def groups(bundle: ResolvedBundle) -> tuple[str, str]:
 
 
 def grants_with_catalog_prerequisite(bundle: ResolvedBundle, **extra: list[str]) -> dict:
-    """The bundle's grants plus what the catalog owner grants once (docs/deploy.md)."""
+    """The bundle's grants plus the catalog owner's one-time grants (see the README)."""
     readers, engineers = groups(bundle)
     catalog = {readers: ["USE_CATALOG"], engineers: ["USE_CATALOG"]}
     for principal, privileges in extra.items():

@@ -96,8 +96,12 @@ def pipeline_events(
             "flow_progress": {
                 "data_quality": {
                     "expectations": [
-                        {"name": "valid_event_ts", "dataset": "silver_events",
-                         "passed_records": 1, "failed_records": 999}
+                        {
+                            "name": "valid_event_ts",
+                            "dataset": "silver_events",
+                            "passed_records": 1,
+                            "failed_records": 999,
+                        }
                     ]
                 }
             }
@@ -178,12 +182,18 @@ def test_run_job_passes_producer_parameters_and_reports_the_pipeline_update(
             "status": {"state": "TERMINATED", "termination_details": success},
             "update_state": "COMPLETED",
             "tasks": [
-                {"task_key": "should_produce", "status": {"state": "TERMINATED",
-                                                         "termination_details": success}},
-                {"task_key": "produce", "status": {"state": "TERMINATED",
-                                                  "termination_details": success}},
-                {"task_key": "refresh_pipeline", "status": {"state": "TERMINATED",
-                                                           "termination_details": success}},
+                {
+                    "task_key": "should_produce",
+                    "status": {"state": "TERMINATED", "termination_details": success},
+                },
+                {
+                    "task_key": "produce",
+                    "status": {"state": "TERMINATED", "termination_details": success},
+                },
+                {
+                    "task_key": "refresh_pipeline",
+                    "status": {"state": "TERMINATED", "termination_details": success},
+                },
             ],
         },
     ]
@@ -196,8 +206,10 @@ def test_run_job_passes_producer_parameters_and_reports_the_pipeline_update(
     assert len(workspace.api("GET", r"/api/2\.\d/jobs/runs/get")) >= 3
     assert all(r.query["run_id"] == ["9001"] for r in workspace.api("GET", r".*/runs/get"))
     assert "run 9001 started events=500 seed=3" in out
-    assert out.index("run 9001: QUEUED") < out.index("run 9001: RUNNING") < out.index(
-        "run 9001: TERMINATED SUCCESS"
+    assert (
+        out.index("run 9001: QUEUED")
+        < out.index("run 9001: RUNNING")
+        < out.index("run 9001: TERMINATED SUCCESS")
     )
     assert "task refresh_pipeline: TERMINATED SUCCESS" in out
     assert "update upd-0001: COMPLETED" in out
@@ -211,8 +223,10 @@ def test_a_failed_job_run_exits_nonzero(
     failure = {"code": "RUN_EXECUTION_ERROR", "type": "CLIENT_ERROR", "message": "Task failed"}
     workspace.run_states = [
         {"status": {"state": "RUNNING"}},
-        {"status": {"state": "TERMINATED", "termination_details": failure},
-         "update_state": "FAILED"},
+        {
+            "status": {"state": "TERMINATED", "termination_details": failure},
+            "update_state": "FAILED",
+        },
     ]
 
     assert cli("run", "--target", "dev") == 1
@@ -231,8 +245,13 @@ def test_status_shows_updates_and_runs_and_fails_on_a_failed_update(
         {"update_id": "upd-0001", "state": "COMPLETED", "creation_time": 1_790_000_000_000},
     ]
     workspace.runs = [
-        {"run_id": 9002, "job_id": 101, "start_time": 1_790_000_050_000, "trigger": "FILE_ARRIVAL",
-         "status": {"state": "TERMINATED", "termination_details": {"code": "SUCCESS"}}},
+        {
+            "run_id": 9002,
+            "job_id": 101,
+            "start_time": 1_790_000_050_000,
+            "trigger": "FILE_ARRIVAL",
+            "status": {"state": "TERMINATED", "termination_details": {"code": "SUCCESS"}},
+        },
     ]
 
     assert cli("status", "--target", "dev") == 1

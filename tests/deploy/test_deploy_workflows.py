@@ -142,8 +142,10 @@ def test_ci_runs_make_test_on_311_and_imports_the_base_install_on_312() -> None:
     workflow = load("ci.yml")
     assert "pull_request" in workflow["on"] and workflow["on"]["push"]["branches"] == ["main"]
     test, serverless = workflow["jobs"]["test"], workflow["jobs"]["serverless-install"]
-    python = {j: next(s for s in job["steps"] if "setup-python" in s.get("uses", ""))
-              for j, job in (("test", test), ("serverless", serverless))}
+    python = {
+        j: next(s for s in job["steps"] if "setup-python" in s.get("uses", ""))
+        for j, job in (("test", test), ("serverless", serverless))
+    }
     assert python["test"]["with"]["python-version"] == "3.11"
     assert python["serverless"]["with"]["python-version"] == "3.12"
     assert any(command.startswith("make test") for command in runs(test))

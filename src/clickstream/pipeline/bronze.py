@@ -7,7 +7,7 @@ settings = platform.pipeline_settings(spark)
 
 
 @dp.table(
-    name=config.BRONZE_EVENTS,
+    name=platform.published_name(spark, config.BRONZE_EVENTS),
     comment="Raw clickstream events: one row per landed line, typed by the v1 contract; "
     "unparseable lines kept whole in _corrupt_record.",
 )

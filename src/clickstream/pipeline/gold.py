@@ -1,12 +1,12 @@
 # Gold / BI: materialized views recomputed from silver on every update.
 from pyspark import pipelines as dp
 
-from clickstream import config
+from clickstream import config, platform
 from clickstream.transforms import bi
 
 
 @dp.materialized_view(
-    name=config.MV_DAILY_ACTIVE_USERS,
+    name=platform.published_name(spark, config.MV_DAILY_ACTIVE_USERS),
     comment="Daily active visitors (logged-in user, else anonymous id) and events.",
 )
 def mv_daily_active_users():

@@ -9,7 +9,7 @@ VALID_EVENT = "event_id IS NOT NULL AND event_ts IS NOT NULL AND _corrupt_record
 
 
 @dp.table(
-    name=config.SILVER_EVENTS,
+    name=platform.published_name(spark, config.SILVER_EVENTS),
     comment="Valid clickstream events, de-duplicated on event_id.",
     table_properties={"delta.enableChangeDataFeed": "true"},
 )

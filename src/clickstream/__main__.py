@@ -1,0 +1,7 @@
+"""``python -m clickstream`` is the ``clickstream`` command."""
+
+import sys
+
+from clickstream.cli import main
+
+sys.exit(main())

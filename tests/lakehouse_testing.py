@@ -1,0 +1,69 @@
+"""Helpers for tests that use the shared lakehouse: the real CLI in a new process, sandboxes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from clickstream.config import LocalSettings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(
+    *args: str,
+    home: Path,
+    database: str | None = None,
+    landing: Path | None = None,
+    timeout: float = 600,
+) -> CliResult:
+    """Run the real ``clickstream`` command in a new process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKSTREAM_")}
+    env["CLICKSTREAM_HOME"] = str(home)
+    if database:
+        env["CLICKSTREAM_DATABASE"] = database
+    if landing:
+        env["CLICKSTREAM_LANDING"] = str(landing)
+    proc = subprocess.run(
+        [sys.executable, "-m", "clickstream", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """One test's private corner of the shared home: its database and landing folder."""
+
+    settings: LocalSettings
+    database: str
+    landing: Path
+
+    def runner(self, lakehouse: object) -> object:
+        from clickstream.runner import PipelineRunner
+
+        return PipelineRunner(lakehouse, database=self.database, landing=self.landing)  # type: ignore[arg-type]
+
+    def cli(self, *args: str, timeout: float = 600) -> CliResult:
+        return run_cli(
+            *args,
+            home=self.settings.home,
+            database=self.database,
+            landing=self.landing,
+            timeout=timeout,
+        )
