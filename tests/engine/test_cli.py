@@ -151,3 +151,45 @@ def test_server_status_without_server(tmp_path, action, code):
     result = run_cli("server", action, home=tmp_path / "idle")
     assert result.code == code
     assert result.stdout.strip() == f"no server running for {tmp_path / 'idle'}"
+
+
+def test_server_status_with_the_shared_server(shared_settings, shared_server):
+    result = run_cli("server", "status", home=shared_settings.home)
+    assert result.code == 0
+    assert result.stdout.startswith(f"server running for {shared_settings.home}: pid ")
+    assert "sc://127.0.0.1:" in result.stdout
+
+
+def test_reset_asks_first_and_deletes_the_home(tmp_path):
+    home = tmp_path / "home"
+    (home / "warehouse").mkdir(parents=True)
+    refused = run_cli("reset", home=home)
+    assert refused.code == 1
+    assert one_line_error(refused) == (
+        f"clickstream: refusing to delete {home} without confirmation: pass --yes"
+    )
+    assert home.is_dir()
+    done = run_cli("reset", "--yes", home=home)
+    assert done.code == 0, done.stderr
+    assert done.stdout.strip() == f"deleted {home}"
+    assert not home.exists()
+
+
+def test_continuous_runs_updates_until_told_to_stop(sandbox, shared_server, spark):
+    from datetime import UTC, datetime
+
+    from producer import produce
+
+    produce(
+        events=120,
+        seed=5,
+        sink=sandbox.landing,
+        clean=True,
+        start=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    result = sandbox.cli("run", "--continuous", "--interval", "0", "--max-updates", "2")
+    assert result.code == 0, result.stderr
+    outcomes = [line for line in result.stdout.splitlines() if line.startswith("update ")]
+    assert len(outcomes) == 2 and all(" completed in " in line for line in outcomes)
+    # The second update found no new file: bronze holds each line once.
+    assert spark.table(f"`{sandbox.database}`.bronze_events").count() == 120
