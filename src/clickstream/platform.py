@@ -8,6 +8,7 @@ semantics on open-source Spark + Delta.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -15,7 +16,7 @@ from pyspark.sql import functions as F
 
 from clickstream import config, contract
 from clickstream.config import PipelineSettings
-from clickstream.transforms import dedup, ingest
+from clickstream.transforms import dedup, ingest, scd
 
 LOCAL = "local"
 DATABRICKS = "databricks"
@@ -115,3 +116,96 @@ def deduplicated_stream(
     ).where(where)
     snapshot = spark.read.table(source).where(where)
     return dedup.drop_seen_duplicates(stream, snapshot, key, order_columns)
+
+
+@dataclass(frozen=True)
+class AutoCdcSpec:
+    """The arguments of one AUTO CDC flow, as Databricks' ``dp.create_auto_cdc_flow`` takes them.
+
+    Columns are always listed explicitly (``column_list``), so the target's shape is known on
+    both platforms without reading the source.
+    """
+
+    target: str
+    source: str
+    keys: tuple[str, ...]
+    sequence_by: str
+    column_list: tuple[str, ...]
+    stored_as_scd_type: int = 1
+    track_history_column_list: tuple[str, ...] | None = None
+    apply_as_deletes: str | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.stored_as_scd_type not in (1, 2):
+            raise ValueError(f"stored_as_scd_type must be 1 or 2, not {self.stored_as_scd_type}")
+        if self.track_history_column_list is not None and self.stored_as_scd_type != 2:
+            raise ValueError("track_history_column_list applies to SCD Type 2 only")
+        missing = set(self.track_history_column_list or ()) - set(self.column_list)
+        if missing:
+            raise ValueError(f"tracked columns {sorted(missing)} are not in column_list")
+        overlap = set(self.keys) & set(self.column_list)
+        if overlap:
+            raise ValueError(f"keys {sorted(overlap)} must not be repeated in column_list")
+
+    def flow_arguments(self) -> dict[str, Any]:
+        """Keyword arguments for ``dp.create_auto_cdc_flow`` (SQL expressions as Columns)."""
+        arguments: dict[str, Any] = {
+            "target": self.target,
+            "source": self.source,
+            "keys": list(self.keys),
+            "sequence_by": F.expr(self.sequence_by),
+            # The target keeps the keys and the listed columns, like AUTO CDC's output.
+            "column_list": [*self.keys, *self.column_list],
+            "stored_as_scd_type": self.stored_as_scd_type,
+        }
+        if self.track_history_column_list is not None:
+            arguments["track_history_column_list"] = list(self.track_history_column_list)
+        if self.apply_as_deletes is not None:
+            arguments["apply_as_deletes"] = F.expr(self.apply_as_deletes)
+        if self.name is not None:
+            arguments["name"] = self.name
+        return arguments
+
+    def output_columns(self) -> list[str]:
+        columns = [*self.keys, *self.column_list]
+        if self.stored_as_scd_type == 2:
+            columns += [scd.START_AT, scd.END_AT]
+        return columns
+
+    def compute(self, changes: DataFrame) -> DataFrame:
+        """The target table computed in batch from the whole change feed (the local way)."""
+        if self.stored_as_scd_type == 1:
+            return scd.scd_type1(
+                changes, self.keys, self.sequence_by, self.column_list, self.apply_as_deletes
+            )
+        return scd.scd_type2(
+            changes,
+            self.keys,
+            self.sequence_by,
+            self.column_list,
+            self.track_history_column_list,
+            self.apply_as_deletes,
+        )
+
+
+def declare_auto_cdc(
+    spark: Any, settings: PipelineSettings, spec: AutoCdcSpec, comment: str | None = None
+) -> None:
+    """Declare ``spec.target`` as an AUTO CDC target.
+
+    Databricks: a streaming table fed by ``dp.create_auto_cdc_flow``. Locally, where AUTO CDC
+    supports neither SCD Type 2 nor Delta targets, a materialized view recomputed from the
+    change feed with the same shape and the semantics Databricks documents.
+    """
+    from pyspark import pipelines as dp
+
+    if platform_of(settings) == DATABRICKS:
+        dp.create_streaming_table(name=spec.target, comment=comment)
+        dp.create_auto_cdc_flow(**spec.flow_arguments())
+        return
+
+    def compute_target() -> DataFrame:
+        return spec.compute(spark.read.table(spec.source))
+
+    dp.materialized_view(compute_target, name=spec.target, comment=comment)
