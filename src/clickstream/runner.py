@@ -45,6 +45,8 @@ class UpdateResult:
     events: list[RunEvent] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     ended_at: datetime | None = None
+    # The dataset graph as the definitions registered it (observability.lineage.Lineage).
+    lineage: Any = None
 
     @property
     def ok(self) -> bool:
@@ -138,9 +140,8 @@ class PipelineRunner:
         on_event: Callable[[RunEvent], None] | None,
     ) -> UpdateResult:
         from pyspark.pipelines import cli as sdp
-        from pyspark.pipelines.spark_connect_graph_element_registry import (
-            SparkConnectGraphElementRegistry,
-        )
+
+        from clickstream.observability.lineage import RecordingRegistry
 
         spark = self.spark
         result = UpdateResult(update_id=str(uuid.uuid4()), database=self.database)
@@ -154,10 +155,12 @@ class PipelineRunner:
             graph_id = sdp.create_dataflow_graph(
                 spark, default_catalog=spec.catalog, default_database=spec.database, sql_conf=conf
             )
-            registry = SparkConnectGraphElementRegistry(spark, graph_id)
+            registry = RecordingRegistry(spark, graph_id)
             loading_log = io.StringIO()
             with contextlib.redirect_stdout(loading_log):
                 sdp.register_definitions(self.spec_path, registry, spec, spark, graph_id)
+            result.lineage = registry.lineage
+            registry.lineage.write(self.storage / "lineage.json")
             for line in loading_log.getvalue().splitlines():
                 event = RunEvent(datetime.now(UTC), line.split(": ", 1)[-1].strip())
                 result.events.append(event)

@@ -139,3 +139,23 @@ def test_gold_view_matches_silver(two_runs, sandbox, spark):
         ).collect()
     }
     assert gold == expected and sum(n for _, n in gold.values()) > 0
+
+
+def test_lineage_is_captured_from_the_definitions(two_runs, sandbox):
+    from clickstream.observability.lineage import Lineage
+
+    lineage = two_runs["run2"].lineage
+    assert lineage.datasets == {
+        config.BRONZE_EVENTS: "streaming_table",
+        config.SILVER_EVENTS: "streaming_table",
+        config.MV_DAILY_ACTIVE_USERS: "materialized_view",
+    }
+    edges = {(e.source, e.target, e.streaming) for e in lineage.edges}
+    assert edges == {
+        (f"files:{sandbox.landing}", config.BRONZE_EVENTS, True),
+        (config.BRONZE_EVENTS, config.SILVER_EVENTS, True),  # the stream of new rows
+        (config.BRONZE_EVENTS, config.SILVER_EVENTS, False),  # the snapshot de-dup reads
+        (config.SILVER_EVENTS, config.MV_DAILY_ACTIVE_USERS, False),
+    }
+    stored = sandbox.settings.pipeline_storage(sandbox.database) / "lineage.json"
+    assert Lineage.from_json(stored.read_text()) == lineage

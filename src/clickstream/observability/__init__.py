@@ -1,0 +1,1 @@
+"""What a pipeline run tells about itself: lineage, event log, reports."""
