@@ -122,6 +122,23 @@ def cmd_reset(args: argparse.Namespace, settings: LocalSettings) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace, settings: LocalSettings) -> int:
+    from clickstream.observability.lineage import Lineage
+
+    path = settings.pipeline_storage() / "lineage.json"
+    if not path.is_file():
+        raise CliError(f"no lineage yet for database {settings.database!r}: run `clickstream run`")
+    lineage = Lineage.from_json(path.read_text())
+    if args.json:
+        print(lineage.to_json())
+        return 0
+    for edge in sorted(lineage.edges, key=lambda e: (e.target, e.source, e.streaming)):
+        arrow = "=stream=>" if edge.streaming else "--read-->"
+        kind = lineage.datasets.get(edge.target, "?")
+        print(f"{edge.source} {arrow} {edge.target} ({kind})")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: LocalSettings) -> int:
     from clickstream.demo import run_demo
 
@@ -158,6 +175,10 @@ def register_core(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     reset = sub.add_parser("reset", help="delete the lakehouse home (asks first)")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     reset.set_defaults(func=cmd_reset)
+
+    lineage = sub.add_parser("lineage", help="the dataset graph of the last update")
+    lineage.add_argument("--json", action="store_true", help="datasets and edges as JSON")
+    lineage.set_defaults(func=cmd_lineage)
 
     demo = sub.add_parser("demo", help="produce events, run the pipeline twice, show results")
     demo.add_argument("--events", type=int, default=5000)

@@ -159,3 +159,14 @@ def test_lineage_is_captured_from_the_definitions(two_runs, sandbox):
     }
     stored = sandbox.settings.pipeline_storage(sandbox.database) / "lineage.json"
     assert Lineage.from_json(stored.read_text()) == lineage
+
+
+def test_lineage_command_prints_the_graph(two_runs, sandbox):
+    result = sandbox.cli("lineage")
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"files:{sandbox.landing} =stream=> {config.BRONZE_EVENTS} (streaming_table)",
+        f"{config.SILVER_EVENTS} --read--> {config.MV_DAILY_ACTIVE_USERS} (materialized_view)",
+        f"{config.BRONZE_EVENTS} --read--> {config.SILVER_EVENTS} (streaming_table)",
+        f"{config.BRONZE_EVENTS} =stream=> {config.SILVER_EVENTS} (streaming_table)",
+    ]
