@@ -100,6 +100,8 @@ def spark_defaults(settings: LocalSettings) -> dict[str, str]:
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.home}",
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": settings.spark_events.as_uri(),
+        # Plain JSON lines, so the observability code can read streaming progress per flow.
+        "spark.eventLog.compress": "false",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         # Sized for a 2-core laptop: Delta's default of 50 snapshot partitions costs seconds.
