@@ -63,11 +63,17 @@ def ingest_landing(spark: Any, settings: PipelineSettings) -> DataFrame:
 
 
 def _auto_loader(spark: Any, settings: PipelineSettings) -> DataFrame:
+    # The enforced v1 schema, never evolved ("rescue"): unknown fields, case mismatches and
+    # values of the wrong type go to _rescued_data (with _file_path), which the local parser
+    # reproduces; lines that are not JSON go to _corrupt_record.
     schema = contract.spark_schema().add("_corrupt_record", "string")
     rows = (
         spark.readStream.format("cloudFiles")
         .option("cloudFiles.format", "json")
-        .option("cloudFiles.schemaEvolutionMode", "none")
+        .option("cloudFiles.schemaEvolutionMode", "rescue")
+        .option("cloudFiles.schemaHints", contract.ddl())
+        .option("rescuedDataColumn", "_rescued_data")
+        .option("readerCaseSensitive", "true")
         .option("columnNameOfCorruptRecord", "_corrupt_record")
         .option("pathGlobFilter", "*.json")
         .option("recursiveFileLookup", "true")
@@ -76,6 +82,7 @@ def _auto_loader(spark: Any, settings: PipelineSettings) -> DataFrame:
     )
     return rows.select(
         *[F.col(f.name) for f in contract.EVENT_FIELDS],
+        "_rescued_data",
         "_corrupt_record",
         F.col("_metadata.file_path").alias("_source_file"),
         F.col("_metadata.file_modification_time").alias("_landed_at"),

@@ -8,8 +8,8 @@ settings = platform.pipeline_settings(spark)
 
 @dp.table(
     name=platform.published_name(spark, config.BRONZE_EVENTS),
-    comment="Raw clickstream events: one row per landed line, typed by the v1 contract; "
-    "unparseable lines kept whole in _corrupt_record.",
+    comment="Raw clickstream events: one row per landed line, typed by the v1 contract; fields "
+    "that do not fit it in _rescued_data, unparseable lines kept whole in _corrupt_record.",
 )
 def bronze_events():
     return platform.ingest_landing(spark, settings)
