@@ -24,6 +24,10 @@ CONF_PREFIX = "clickstream."
 # Table names of the medallion layers (ARCHITECTURE §4). Definitions and queries use these.
 BRONZE_EVENTS = "bronze_events"
 SILVER_EVENTS = "silver_events"
+SILVER_QUARANTINE = "silver_quarantine"
+SILVER_LATE_EVENTS = "silver_late_events"
+SILVER_USER_CHANGES = "silver_user_changes"
+EVENT_ACCOUNTING = "event_accounting"
 MV_DAILY_ACTIVE_USERS = "mv_daily_active_users"
 
 # A demo key, never a secret: refused on Databricks by the platform module.
@@ -93,7 +97,14 @@ class PipelineSettings:
     platform: str = "local"
     # Event-time watermark for de-duplication state (Spark interval syntax).
     watermark_delay: str = "1 hour"
+    # An event older than its file's landing time minus this goes to silver_late_events.
+    allowed_lateness: str = "1 hour"
+    # An event newer than its file's landing time plus this is quarantined (a wrong clock).
+    future_tolerance: str = "1 hour"
     pii_key: str = DEMO_PII_KEY
+    # Test-only: names a deliberate bug to inject into a transform ("" = none), so that tests
+    # can prove expect_or_fail stops an update. Never set in a real configuration.
+    inject_fault: str = ""
 
     def to_conf(self) -> dict[str, str]:
         return {CONF_PREFIX + f.name: str(getattr(self, f.name)) for f in fields(self)}

@@ -7,19 +7,24 @@ semantics on open-source Spark + Delta.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from clickstream import config, contract
+from clickstream import config, contract, quality
 from clickstream.config import PipelineSettings
 from clickstream.transforms import dedup, ingest, scd
 
 LOCAL = "local"
 DATABRICKS = "databricks"
+
+log = logging.getLogger("clickstream")
 
 
 def pipeline_settings(spark: Any) -> PipelineSettings:
@@ -100,9 +105,16 @@ def deduplicated_stream(
     key: str,
     event_time: str,
     where: str,
+    valid: str = "true",
+    bounded: bool = True,
     order_columns: tuple[str, ...] = ("_ingested_at", "_source_file", "_line_number"),
 ) -> DataFrame:
     """The rows of ``source`` that satisfy ``where``, each ``key`` once, as a stream.
+
+    ``valid`` is the table's drop-rule condition: on Databricks the table's expectations drop
+    those rows; locally only valid rows may count as the first arrival of a key, so they are
+    filtered here. With ``bounded=False`` nothing may ever be dropped for lateness (the
+    de-duplication state is then unbounded on Databricks, fine for rare events).
 
     Databricks: an event-time watermark and ``dropDuplicatesWithinWatermark``. Locally, Spark
     Connect analyses a de-duplication's input eagerly, which fails for a pipeline dataset that
@@ -111,18 +123,87 @@ def deduplicated_stream(
     duplicates older than the watermark.
     """
     if platform_of(settings) == DATABRICKS:
-        return (
-            spark.readStream.table(source)
-            .where(where)
-            .withWatermark(event_time, settings.watermark_delay)
-            .dropDuplicatesWithinWatermark([key])
-        )
+        stream = spark.readStream.table(source).where(where)
+        if not bounded:
+            return stream.dropDuplicates([key])
+        return stream.withWatermark(
+            event_time, settings.watermark_delay
+        ).dropDuplicatesWithinWatermark([key])
+    condition = f"({where}) AND ({valid})"
     stream = spark.sql(
         f"SELECT * FROM STREAM({source}) "
         f"WATERMARK {event_time} DELAY OF INTERVAL {settings.watermark_delay}"
-    ).where(where)
-    snapshot = spark.read.table(source).where(where)
+    ).where(condition)
+    snapshot = spark.read.table(source).where(condition)
     return dedup.drop_seen_duplicates(stream, snapshot, key, order_columns)
+
+
+def pii_key(settings: PipelineSettings) -> str:
+    """The pseudonymisation key: the demo key is refused on Databricks and warned about here."""
+    if settings.pii_key == config.DEMO_PII_KEY:
+        if platform_of(settings) == DATABRICKS:
+            raise RuntimeError(
+                "the PII key is the repository's demo key: set clickstream.pii_key to "
+                "{{secrets/clickstream/pii-hmac-key}} in the pipeline's configuration"
+            )
+        log.warning(
+            "pseudonymising with the demo PII key %r: fine on a laptop, never in production",
+            config.DEMO_PII_KEY,
+        )
+    return settings.pii_key
+
+
+def expectations(
+    settings: PipelineSettings, table: str, rules: Sequence[quality.Rule]
+) -> Callable[[Callable[[], DataFrame]], Callable[[], DataFrame]]:
+    """Decorator applying a rule set to a dataset function, with Lakeflow's semantics.
+
+    Databricks: ``dp.expect_all`` (warn), ``dp.expect_all_or_drop`` (drop) and
+    ``dp.expect_all_or_fail`` (fail). Locally: warn keeps every row (event_accounting records
+    which rules each row failed, expectation_metrics counts them); drop filters the rows out
+    (``silver_quarantine`` keeps them, declared from the same rules); fail raises an error
+    naming the rule inside the write, so the flow fails before its Delta commit.
+    """
+    warn = quality.of_action(rules, quality.WARN)
+    drop = quality.of_action(rules, quality.DROP)
+    fail = quality.of_action(rules, quality.FAIL)
+    if platform_of(settings) == DATABRICKS:
+        from pyspark import pipelines as dp
+
+        def databricks(fn: Callable[[], DataFrame]) -> Callable[[], DataFrame]:
+            if fail:
+                fn = dp.expect_all_or_fail(quality.as_dict(fail))(fn)
+            if drop:
+                fn = dp.expect_all_or_drop(quality.as_dict(drop))(fn)
+            if warn:
+                fn = dp.expect_all(quality.as_dict(warn))(fn)
+            return fn
+
+        return databricks
+
+    def local(fn: Callable[[], DataFrame]) -> Callable[[], DataFrame]:
+        @functools.wraps(fn)
+        def checked() -> DataFrame:
+            df = fn()
+            for rule in fail:
+                message = (
+                    f"expectation {rule.name} (expect_or_fail) failed on table {table}: "
+                    f"{rule.description or rule.condition}"
+                ).replace("'", "")
+                # CASE sends a false or NULL result to raise_error; a passing row is kept.
+                df = df.where(
+                    F.expr(
+                        f"CASE WHEN {rule.condition} THEN true "
+                        f"ELSE raise_error('{message}') IS NULL END"
+                    )
+                )
+            if drop:
+                df = df.where(quality.passes_all(drop))
+            return df
+
+        return checked
+
+    return local
 
 
 @dataclass(frozen=True)
