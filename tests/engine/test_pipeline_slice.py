@@ -141,22 +141,29 @@ def test_gold_view_matches_silver(two_runs, sandbox, spark):
     assert gold == expected and sum(n for _, n in gold.values()) > 0
 
 
-def test_lineage_is_captured_from_the_definitions(two_runs, sandbox):
+def test_lineage_is_captured_from_the_definitions(two_runs, sandbox, spark):
     from clickstream.observability.lineage import Lineage
 
     lineage = two_runs["run2"].lineage
-    assert lineage.datasets == {
-        config.BRONZE_EVENTS: "streaming_table",
-        config.SILVER_EVENTS: "streaming_table",
-        config.MV_DAILY_ACTIVE_USERS: "materialized_view",
-    }
+    # Exactly the datasets the update published (every one is a table of the database).
+    tables = {r.tableName for r in spark.sql(f"SHOW TABLES IN `{sandbox.database}`").collect()}
+    assert set(lineage.datasets) == tables
+    assert lineage.datasets[config.BRONZE_EVENTS] == "streaming_table"
+    assert lineage.datasets[config.SILVER_EVENTS] == "streaming_table"
+    assert lineage.datasets[config.MV_DAILY_ACTIVE_USERS] == "materialized_view"
     edges = {(e.source, e.target, e.streaming) for e in lineage.edges}
-    assert edges == {
+    assert {
         (f"files:{sandbox.landing}", config.BRONZE_EVENTS, True),
         (config.BRONZE_EVENTS, config.SILVER_EVENTS, True),  # the stream of new rows
         (config.BRONZE_EVENTS, config.SILVER_EVENTS, False),  # the snapshot de-dup reads
         (config.SILVER_EVENTS, config.MV_DAILY_ACTIVE_USERS, False),
-    }
+    } <= edges
+    # Every edge connects registered datasets (or the landing zone): nothing invented.
+    for source, target, _ in edges:
+        assert target in lineage.datasets
+        assert source in lineage.datasets or source == f"files:{sandbox.landing}"
+    # Every dataset is fed by at least one edge (bronze by the landing zone).
+    assert {t for _, t, _ in edges} == set(lineage.datasets)
     stored = sandbox.settings.pipeline_storage(sandbox.database) / "lineage.json"
     assert Lineage.from_json(stored.read_text()) == lineage
 
@@ -164,9 +171,12 @@ def test_lineage_is_captured_from_the_definitions(two_runs, sandbox):
 def test_lineage_command_prints_the_graph(two_runs, sandbox):
     result = sandbox.cli("lineage")
     assert result.code == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    lines = result.stdout.splitlines()
+    expected = {
         f"files:{sandbox.landing} =stream=> {config.BRONZE_EVENTS} (streaming_table)",
         f"{config.SILVER_EVENTS} --read--> {config.MV_DAILY_ACTIVE_USERS} (materialized_view)",
         f"{config.BRONZE_EVENTS} --read--> {config.SILVER_EVENTS} (streaming_table)",
         f"{config.BRONZE_EVENTS} =stream=> {config.SILVER_EVENTS} (streaming_table)",
-    ]
+    }
+    assert expected <= set(lines)
+    assert len(lines) == len(set(lines)) == len(two_runs["run2"].lineage.edges)
