@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from clickstream.config import LocalSettings
-from clickstream.locks import FileLock, LockBusy, pid_alive, read_holder
+from clickstream.locks import FileLock, LockBusy, pid_alive
 
 SCALA_VERSION = "2.13"
 LOCAL_CORES = 2
@@ -323,7 +323,3 @@ def stop_in_process(spark: Any) -> None:
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
-
-
-def home_holder(settings: LocalSettings) -> dict[str, Any]:
-    return read_holder(settings.owner_file)

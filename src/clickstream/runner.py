@@ -26,6 +26,10 @@ from clickstream.locks import FileLock, LockBusy
 SPEC_FILE = "spark-pipeline.yml"
 
 
+class NoDataLanded(EngineError):
+    """The landing zone holds no file to ingest yet."""
+
+
 @dataclass(frozen=True)
 class RunEvent:
     """One event of a pipeline update, as the engine reports it."""
@@ -116,7 +120,7 @@ class PipelineRunner:
     ) -> UpdateResult:
         """One triggered update; returns its result (status FAILED instead of raising)."""
         if next(iter(landed_files(self.landing)), None) is None:
-            raise EngineError(
+            raise NoDataLanded(
                 f"no data landed yet in {self.landing}: run `clickstream produce` first"
             )
         self.storage.mkdir(parents=True, exist_ok=True)
@@ -155,6 +159,12 @@ class PipelineRunner:
             graph_id = sdp.create_dataflow_graph(
                 spark, default_catalog=spec.catalog, default_database=spec.database, sql_conf=conf
             )
+
+            def emit(event: RunEvent) -> None:
+                result.events.append(event)
+                if on_event is not None:
+                    on_event(event)
+
             registry = RecordingRegistry(spark, graph_id)
             loading_log = io.StringIO()
             with contextlib.redirect_stdout(loading_log):
@@ -162,10 +172,7 @@ class PipelineRunner:
             result.lineage = registry.lineage
             registry.lineage.write(self.storage / "lineage.json")
             for line in loading_log.getvalue().splitlines():
-                event = RunEvent(datetime.now(UTC), line.split(": ", 1)[-1].strip())
-                result.events.append(event)
-                if on_event is not None:
-                    on_event(event)
+                emit(RunEvent(datetime.now(UTC), line.split(": ", 1)[-1].strip()))
             stream = sdp.start_run(
                 spark,
                 graph_id,
@@ -179,12 +186,7 @@ class PipelineRunner:
                 if "pipeline_event_result" not in item:
                     continue
                 raw = item["pipeline_event_result"].event
-                event = RunEvent(
-                    raw.timestamp.ToDatetime().replace(tzinfo=UTC), raw.message.strip()
-                )
-                result.events.append(event)
-                if on_event is not None:
-                    on_event(event)
+                emit(RunEvent(raw.timestamp.ToDatetime().replace(tzinfo=UTC), raw.message.strip()))
             result.status = "COMPLETED"
         except Exception as exc:
             result.status = "FAILED"
@@ -227,9 +229,7 @@ def run_continuously(
         started = time.monotonic()
         try:
             result = runner.run()
-        except EngineError as exc:
-            if "no data landed yet" not in str(exc):
-                raise
+        except NoDataLanded:
             result = None
         if result is not None:
             results.append(result)

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -155,7 +154,3 @@ def describe(info: ServerInfo | None, home: Path) -> str:
         return f"no server running for {home}"
     return f"server running for {home}: pid {info.pid}, {info.url}, log {info.log}"
 
-
-if __name__ == "__main__":  # pragma: no cover - manual use
-    print(describe(status(LocalSettings.from_env()), LocalSettings.from_env().home))
-    sys.exit(0)
