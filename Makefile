@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv demo test lint bench soak lab clean constraints
+.PHONY: venv demo test lint bench soak lab notebooks clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v java >/dev/null || { echo "Java 17+ is required (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -41,6 +41,10 @@ lab: venv
 	$(PY) -m pip install -q -c constraints.txt -e ".[local,azure,databricks,dev,lab]"
 	$(PY) -m ipykernel install --sys-prefix --name lakeflow-clickstream --display-name "Lakeflow Clickstream"
 	$(VENV)/bin/jupyter lab notebooks/
+
+# Re-record the notebooks' committed outputs after a change to the pipeline or the notebooks.
+notebooks: venv
+	$(PY) tests/notebooks/record.py $(NB)
 
 clean:
 	rm -rf $(VENV) .lakehouse

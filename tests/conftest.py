@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import lakehouse_testing
 import pytest
 from lakehouse_testing import Sandbox
 
@@ -16,18 +17,14 @@ from clickstream.config import LocalSettings
 
 
 @pytest.fixture(scope="session")
-def shared_settings(tmp_path_factory: pytest.TempPathFactory) -> LocalSettings:
-    home = tmp_path_factory.mktemp("shared-lakehouse")
-    return LocalSettings(home=home, landing=home / "landing", database="clickstream")
+def shared_settings(pytestconfig: pytest.Config) -> LocalSettings:
+    return lakehouse_testing.shared_settings(pytestconfig)
 
 
 @pytest.fixture(scope="session")
-def shared_server(shared_settings: LocalSettings) -> Iterator[object]:
-    from clickstream import server
-
-    info = server.start(shared_settings)
-    yield info
-    server.stop(shared_settings)
+def shared_server(pytestconfig: pytest.Config) -> object:
+    # Stopped at the end of the session (conftest.py at the project root): notebooks use it too.
+    return lakehouse_testing.shared_server(pytestconfig)
 
 
 @pytest.fixture(scope="session")

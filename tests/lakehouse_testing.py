@@ -8,9 +8,40 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from clickstream.config import LocalSettings
 
 REPO = Path(__file__).resolve().parents[1]
+_SETTINGS = pytest.StashKey[LocalSettings]()
+_SERVER = pytest.StashKey[object]()
+
+
+def shared_settings(config: pytest.Config) -> LocalSettings:
+    """The test session's one throwaway lakehouse home (tests and notebooks share it)."""
+    if _SETTINGS not in config.stash:
+        home = config._tmp_path_factory.mktemp("shared-lakehouse")  # type: ignore[attr-defined]
+        config.stash[_SETTINGS] = LocalSettings(
+            home=home, landing=home / "landing", database="clickstream"
+        )
+    return config.stash[_SETTINGS]
+
+
+def shared_server(config: pytest.Config) -> object:
+    """The session's one Spark Connect server, started on first use."""
+    if _SERVER not in config.stash:
+        from clickstream import server
+
+        config.stash[_SERVER] = server.start(shared_settings(config))
+    return config.stash[_SERVER]
+
+
+def stop_shared_server(config: pytest.Config) -> None:
+    if _SERVER in config.stash:
+        from clickstream import server
+
+        server.stop(shared_settings(config))
+        del config.stash[_SERVER]
 
 
 @dataclass(frozen=True)
