@@ -44,6 +44,8 @@ def cmd_run(args: argparse.Namespace, settings: LocalSettings) -> int:
     def show_result(result: UpdateResult) -> None:
         outcome = "completed" if result.ok else f"FAILED: {result.error}"
         print(f"update {result.update_id} {outcome} in {result.duration_s:.1f} s", flush=True)
+        for warning in result.warnings:
+            print(f"clickstream: warning: {warning}", file=sys.stderr, flush=True)
 
     with Lakehouse.open(settings) as lakehouse:
         runner = PipelineRunner(lakehouse)
