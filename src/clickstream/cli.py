@@ -18,6 +18,7 @@ from clickstream.engine import EngineError
 EXTENSION_MODULES: tuple[str, ...] = (
     "producer.cli",  # clickstream produce
     "clickstream.databricks_cli",  # clickstream databricks run|status|events
+    "clickstream.privacy.cli",  # clickstream forget-user
 )
 
 
