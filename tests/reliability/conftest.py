@@ -65,3 +65,17 @@ def corpus_run(shared_settings: Any, lakehouse: Any) -> Iterator[Any]:
     corpus = build_corpus(landing)
     result = sandbox.runner(lakehouse).run()
     yield corpus, sandbox, result
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Azurite over http with shared-key auth, started the way the producer tests start it."""
+    import sys
+    from pathlib import Path
+
+    # The producer tests' Azurite helpers (pinned binary, readiness wait), not a copy of them.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "producer"))
+    from producer_support import Azurite, run_azurite
+
+    with run_azurite(tmp_path_factory.mktemp("azurite-rel")) as port:
+        yield Azurite(port, "http")

@@ -16,6 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -74,8 +75,24 @@ def holding_rows(spark, name: str, user_id: str, email: str, version: int | None
     return found
 
 
+def _as_binary(dtype: pa.DataType) -> pa.DataType:
+    """The type with every string as binary: bronze keeps lines that are not valid UTF-8."""
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return pa.binary()
+    if pa.types.is_struct(dtype):
+        return pa.struct([f.with_type(_as_binary(f.type)) for f in dtype])
+    if pa.types.is_list(dtype):
+        return pa.list_(_as_binary(dtype.value_type))
+    if pa.types.is_map(dtype):
+        return pa.map_(_as_binary(dtype.key_type), _as_binary(dtype.item_type))
+    return dtype
+
+
 def parquet_text(path: Path) -> str:
-    return json.dumps(pq.read_table(path).to_pylist(), default=str)
+    """A Parquet file's values, decompressed (compression may hide a string's bytes)."""
+    table = pq.read_table(path)
+    schema = pa.schema([f.with_type(_as_binary(f.type)) for f in table.schema])
+    return repr(table.cast(schema).to_pylist())
 
 
 def files_holding(spark, needles: list[str]) -> list[str]:
