@@ -213,9 +213,8 @@ def forget_user(
         if not conditions:
             continue
         condition = " OR ".join(f"({c})" for c in conditions)
-        count = spark.sql(f"SELECT count(*) FROM {table} WHERE {condition}").collect()[0][0]
-        if count:
-            spark.sql(f"DELETE FROM {table} WHERE {condition}")
+        # Delta's DELETE returns the number of rows it removed (0: no commit, no new version).
+        count = int(spark.sql(f"DELETE FROM {table} WHERE {condition}").collect()[0][0])
         version = _latest_version(spark, table)
         holding = _versions_holding(spark, table, condition, version if count else version + 1)
         report.tables.append(TableErasure(table, int(count), version, holding))
