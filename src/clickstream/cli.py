@@ -18,6 +18,7 @@ from clickstream.engine import EngineError
 EXTENSION_MODULES: tuple[str, ...] = (
     "producer.cli",  # clickstream produce
     "clickstream.databricks_cli",  # clickstream databricks run|status|events
+    "clickstream.privacy.cli",  # clickstream forget-user
 )
 
 
@@ -44,6 +45,8 @@ def cmd_run(args: argparse.Namespace, settings: LocalSettings) -> int:
     def show_result(result: UpdateResult) -> None:
         outcome = "completed" if result.ok else f"FAILED: {result.error}"
         print(f"update {result.update_id} {outcome} in {result.duration_s:.1f} s", flush=True)
+        for warning in result.warnings:
+            print(f"clickstream: warning: {warning}", file=sys.stderr, flush=True)
 
     with Lakehouse.open(settings) as lakehouse:
         runner = PipelineRunner(lakehouse)

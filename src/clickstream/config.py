@@ -30,6 +30,25 @@ SILVER_USER_CHANGES = "silver_user_changes"
 EVENT_ACCOUNTING = "event_accounting"
 MV_DAILY_ACTIVE_USERS = "mv_daily_active_users"
 
+# Delta keeps per-file min/max statistics of the first 32 columns in its transaction log, and the
+# log outlives VACUUM: statistics on bronze's raw identifiers (user id, email, ip, raw lines)
+# would keep personal data after an erasure. So bronze and silver collect statistics only on
+# these non-personal columns.
+_LINEAGE_STATS = "_source_file,_landed_at,_line_number,_ingested_at,_update_id"
+STATS_COLUMNS = f"event_type,event_ts,{_LINEAGE_STATS}"
+BRONZE_TABLE_PROPERTIES: dict[str, str] = {"delta.dataSkippingStatsColumns": STATS_COLUMNS}
+SILVER_TABLE_PROPERTIES: dict[str, str] = {
+    "delta.enableChangeDataFeed": "true",
+    "delta.dataSkippingStatsColumns": STATS_COLUMNS,
+}
+USER_CHANGES_TABLE_PROPERTIES: dict[str, str] = {
+    "delta.enableChangeDataFeed": "true",
+    "delta.dataSkippingStatsColumns": f"sequence_ts,{_LINEAGE_STATS}",
+}
+# Streams read upstream tables with this option so that a DELETE there (forget-user) does not
+# stop them: Delta streams otherwise fail on any commit that removes data.
+SKIP_CHANGE_COMMITS = "skipChangeCommits"
+
 # A demo key, never a secret: refused on Databricks by the platform module.
 DEMO_PII_KEY = "demo-key-not-secret-change-me"
 

@@ -123,7 +123,9 @@ def deduplicated_stream(
     duplicates older than the watermark.
     """
     if platform_of(settings) == DATABRICKS:
-        stream = spark.readStream.table(source).where(where)
+        stream = (
+            spark.readStream.option(config.SKIP_CHANGE_COMMITS, "true").table(source).where(where)
+        )
         if not bounded:
             return stream.dropDuplicates([key])
         return stream.withWatermark(
@@ -131,7 +133,7 @@ def deduplicated_stream(
         ).dropDuplicatesWithinWatermark([key])
     condition = f"({where}) AND ({valid})"
     stream = spark.sql(
-        f"SELECT * FROM STREAM({source}) "
+        f"SELECT * FROM STREAM({source}) WITH ('{config.SKIP_CHANGE_COMMITS}' = 'true') "
         f"WATERMARK {event_time} DELAY OF INTERVAL {settings.watermark_delay}"
     ).where(condition)
     snapshot = spark.read.table(source).where(condition)

@@ -52,6 +52,8 @@ class UpdateResult:
     ended_at: datetime | None = None
     # The dataset graph as the definitions registered it (observability.lineage.Lineage).
     lineage: Any = None
+    # Problems found after the update that did not fail it (observability.landing_audit).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -189,7 +191,18 @@ class PipelineRunner:
                 f"(process {busy.holder.get('pid', '?')}); runs of one pipeline are serialized"
             ) from None
         with lock:
-            return self._run_locked(full_refresh_all, full_refresh, refresh, on_event)
+            result = self._run_locked(full_refresh_all, full_refresh, refresh, on_event)
+            if result.ok:
+                result.warnings.extend(self.audit_landing())
+            return result
+
+    def audit_landing(self) -> list[str]:
+        """Warnings for landed files that changed after bronze ingested them."""
+        from clickstream.config import BRONZE_EVENTS
+        from clickstream.observability import landing_audit
+
+        findings = landing_audit.audit(self.spark, f"`{self.database}`.`{BRONZE_EVENTS}`")
+        return [finding.message() for finding in findings]
 
     def _run_locked(
         self,

@@ -13,13 +13,17 @@ VALID = silver.valid_condition(rules)
 
 
 def bronze_stream():
-    return spark.sql(f"SELECT * FROM STREAM({config.BRONZE_EVENTS})")
+    # skipChangeCommits: an erasure (DELETE on bronze) must not stop the silver streams.
+    return spark.sql(
+        f"SELECT * FROM STREAM({config.BRONZE_EVENTS}) "
+        f"WITH ('{config.SKIP_CHANGE_COMMITS}' = 'true')"
+    )
 
 
 @dp.table(
     name=platform.published_name(spark, config.SILVER_EVENTS),
     comment="Valid, on-time clickstream events, each event_id once; identifiers are HMAC tokens.",
-    table_properties={"delta.enableChangeDataFeed": "true"},
+    table_properties=config.SILVER_TABLE_PROPERTIES,
 )
 @platform.expectations(settings, config.SILVER_EVENTS, rules)
 def silver_events():
@@ -38,7 +42,7 @@ def silver_events():
 @dp.table(
     name=platform.published_name(spark, config.SILVER_QUARANTINE),
     comment="Rows that failed a drop rule, with failed_rules and their bronze lineage.",
-    table_properties={"delta.enableChangeDataFeed": "true"},
+    table_properties=config.SILVER_TABLE_PROPERTIES,
 )
 def silver_quarantine():
     return silver.quarantine_columns(bronze_stream(), rules, key)
@@ -47,7 +51,7 @@ def silver_quarantine():
 @dp.table(
     name=platform.published_name(spark, config.SILVER_LATE_EVENTS),
     comment=f"Valid events older than their file's landing time minus {settings.allowed_lateness}.",
-    table_properties={"delta.enableChangeDataFeed": "true"},
+    table_properties=config.SILVER_TABLE_PROPERTIES,
 )
 def silver_late_events():
     rows = bronze_stream().where(f"({VALID}) AND ({LATE})")
@@ -58,7 +62,7 @@ def silver_late_events():
     name=platform.published_name(spark, config.SILVER_USER_CHANGES),
     comment="Profile changes (profile_update), each event once whatever its arrival time; "
     "keyed by the pseudonymised user id, sequenced by event time.",
-    table_properties={"delta.enableChangeDataFeed": "true"},
+    table_properties=config.USER_CHANGES_TABLE_PROPERTIES,
 )
 def silver_user_changes():
     rows = platform.deduplicated_stream(

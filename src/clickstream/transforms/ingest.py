@@ -36,6 +36,12 @@ def split_lines(files: DataFrame) -> DataFrame:
         F.posexplode(F.split(as_latin1, "\n")).alias("_line_index", "_latin1_line"),
     )
     line = F.regexp_replace(F.col("_latin1_line"), "\r$", "")
+    # A UTF-8 byte order mark (EF BB BF, here as three Latin-1 characters) at the start of a
+    # file is an encoding marker, not content: JSON parsers refuse it, so it is dropped before
+    # parsing. Anywhere else it stays part of the line.
+    line = F.when(
+        F.col("_line_index") == 0, F.regexp_replace(line, "^\u00EF\u00BB\u00BF", "")
+    ).otherwise(line)
     return exploded.select(
         "_source_file",
         "_landed_at",

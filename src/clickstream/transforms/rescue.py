@@ -135,15 +135,18 @@ def rescue_line(
         return True, None, None
     try:
         obj = json.loads(line)
-    except ValueError:
+        if not isinstance(obj, dict):
+            return True, None, None
+        kept, rescued = _rescue_object(obj, spec if spec is not None else contract_spec())
+        if not rescued:
+            return False, None, None
+        rescued[FILE_PATH_KEY] = file_path
+        return False, _dumps(rescued), _dumps(kept)
+    except (ValueError, RecursionError):
+        # RecursionError: nesting deeper than Python's stack (1,000 levels, say) in the parser
+        # or in the walk. Raised inside the UDF it would kill the whole update; the line is
+        # kept whole as a corrupt record instead, like any other line we cannot read.
         return True, None, None
-    if not isinstance(obj, dict):
-        return True, None, None
-    kept, rescued = _rescue_object(obj, spec if spec is not None else contract_spec())
-    if not rescued:
-        return False, None, None
-    rescued[FILE_PATH_KEY] = file_path
-    return False, _dumps(rescued), _dumps(kept)
 
 
 def rescue_column(raw_line: Column, source_file: Column) -> Column:
