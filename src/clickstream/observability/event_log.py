@@ -631,3 +631,22 @@ def read_events(
     if limit is not None:
         out = out[-limit:]
     return out
+
+
+def tail_lines(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per event: time, level, type, where, message (and the error of an ERROR)."""
+    lines = []
+    for event in events:
+        where = event.get("flow_name") or event.get("dataset_name") or event.get("update_id", "")
+        message = (event.get("message") or "").splitlines()[0] if event.get("message") else ""
+        line = (
+            f"{event['timestamp']:%Y-%m-%d %H:%M:%S} {event['level']:<5} "
+            f"{event['event_type']:<18} {where}: {message}"
+        )
+        if event.get("error"):
+            error = json.loads(event["error"])
+            failed = error.get("expectation")
+            if failed:
+                line += f" | expectation {failed['name']} on {failed['dataset']}"
+        lines.append(line)
+    return lines
