@@ -521,8 +521,8 @@ def view_sql(database: str) -> dict[str, str]:
             SELECT origin.update_id AS update_id,
                    min(timestamp) AS started_at,
                    max(timestamp) AS ended_at,
-                   round((unix_millis(max(timestamp)) - unix_millis(min(timestamp))) / 1000.0, 1)
-                       AS duration_s,
+                   CAST(round((unix_millis(max(timestamp)) - unix_millis(min(timestamp)))
+                       / 1000.0, 1) AS DOUBLE) AS duration_s,
                    max_by(get_json_object(details, '$.update_progress.state'), timestamp)
                        FILTER (WHERE event_type = 'update_progress') AS state,
                    coalesce(sum({_num("metrics.num_output_rows")})
@@ -558,9 +558,9 @@ def view_sql(database: str) -> dict[str, str]:
                    {_num("metrics.num_input_rows")} AS input_rows,
                    {_num("metrics.num_output_rows")} AS output_rows,
                    {_num("metrics.num_batches")} AS batches,
-                   round({_num("metrics.duration_ms")} / 1000.0, 1) AS duration_s,
-                   round({_num("metrics.num_output_rows")} * 1000.0
-                       / nullif({_num("metrics.duration_ms")}, 0), 1) AS rows_per_second
+                   CAST(round({_num("metrics.duration_ms")} / 1000.0, 1) AS DOUBLE) AS duration_s,
+                   CAST(round({_num("metrics.num_output_rows")} * 1000.0
+                       / nullif({_num("metrics.duration_ms")}, 0), 1) AS DOUBLE) AS rows_per_second
             FROM {log}
             WHERE event_type = 'flow_progress' AND {status} = 'COMPLETED'
               AND get_json_object(details, '$.flow_progress.metrics') IS NOT NULL""",

@@ -65,9 +65,9 @@ def _rows(spark: Any, sql: str) -> list[tuple[Any, ...]]:
 
 def _tables(spark: Any, database: str) -> list[str]:
     return sorted(
-        r.tableName
-        for r in spark.sql(f"SHOW TABLES IN `{database}`").collect()
-        if not r.isTemporary and not r.tableName.startswith("v_")
+        t.name
+        for t in spark.catalog.listTables(database)
+        if t.tableType != "VIEW" and not t.isTemporary
     )
 
 
