@@ -231,6 +231,16 @@ def lineage_layout(lineage: Lineage) -> dict[str, tuple[int, int]]:
     columns: dict[int, list[str]] = {}
     for node in sorted(nodes):
         columns.setdefault(depth[node], []).append(node)
+    # Each column ordered by the mean row of its sources: fewer crossing arrows.
+    row: dict[str, float] = {}
+    for column in sorted(columns):
+
+        def key(node: str) -> tuple[float, str]:
+            sources = [row[e.source] for e in lineage.edges if e.target == node and e.source in row]
+            return (sum(sources) / len(sources) if sources else 0.0, node)
+
+        columns[column].sort(key=key)
+        row.update({n: i for i, n in enumerate(columns[column])})
     return {n: (d, i) for d, names in columns.items() for i, n in enumerate(names)}
 
 
@@ -249,16 +259,18 @@ def plot_lineage(lineage: Lineage) -> str:
         return column * 3.0, -row * 1.0
 
     for edge in lineage.edges:
+        (sx, sy), (tx, ty) = centre(edge.source), centre(edge.target)
+        # From the right of the source's box to the left of the target's.
         ax.annotate(
             "",
-            xy=centre(edge.target),
-            xytext=centre(edge.source),
+            xy=(tx - 0.85, ty),
+            xytext=(sx + 0.85, sy),
             arrowprops={
                 "arrowstyle": "->",
                 "color": "#555555",
                 "linestyle": "-" if edge.streaming else "--",
-                "shrinkA": 40,
-                "shrinkB": 40,
+                "shrinkA": 0,
+                "shrinkB": 0,
             },
         )
     for node in layout:
