@@ -242,16 +242,23 @@ def expectation_counts(
 # --- assembling the events -----------------------------------------------------------------------
 
 
-def _error_json(text: str, fatal: bool) -> str:
+def _error_json(text: str, fatal: bool, causes: Sequence[str] = ()) -> str:
+    """Databricks' error shape: the exceptions (first the error itself, then the line naming a
+    tripped expectation, which Spark may only report among the causes) and that expectation."""
     first = text.strip().splitlines()[0] if text.strip() else ""
     classes = _ERROR_CLASS.findall(first)
-    error: dict[str, Any] = {
-        "fatal": fatal,
-        "exceptions": [{"class_name": classes[0] if classes else "", "message": first}],
-    }
-    failed = _FAILED_EXPECTATION.search(text)
-    if failed:
+    exceptions = [{"class_name": classes[0] if classes else "", "message": first}]
+    error: dict[str, Any] = {"fatal": fatal, "exceptions": exceptions}
+    for candidate in (text, *causes):
+        failed = _FAILED_EXPECTATION.search(candidate)
+        if failed is None:
+            continue
+        line = next(ln for ln in candidate.splitlines() if failed.group(0) in ln).strip()
+        if line != first:
+            found = _ERROR_CLASS.findall(line)
+            exceptions.append({"class_name": found[-1] if found else "", "message": line})
         error["expectation"] = {"name": failed["name"], "dataset": failed["dataset"]}
+        break
     return json.dumps(error)
 
 
@@ -397,6 +404,7 @@ def build_events(
                 error,
             )
 
+    failures = [e for run in runs.values() for _, e in run.errors]
     end_state = facts.status if facts.status in ("COMPLETED", "FAILED") else "FAILED"
     for ts, state in run_states:
         if state != end_state:
@@ -408,7 +416,9 @@ def build_events(
         + (f" {facts.error}" if facts.error and end_state == "FAILED" else ""),
         {"update_progress": {"state": end_state}},
         ERROR if end_state == "FAILED" else INFO,
-        error=_error_json(facts.error, True) if end_state == "FAILED" and facts.error else None,
+        error=_error_json(facts.error, True, failures)
+        if end_state == "FAILED" and facts.error
+        else None,
     )
     base = int(facts.started_at.timestamp() * 1000) * 1000
     events.sort(key=lambda e: e["timestamp"])
