@@ -1,7 +1,8 @@
 """The event log, its views, the report and the terminal output, after real updates.
 
-One module fixture lands two seeded batches and runs `clickstream run` after each, then lands a
-third and runs an update whose silver transform is deliberately broken (expect_or_fail trips).
+One module fixture lands two seeded batches and runs `clickstream run` after each, and in a second
+database runs an update whose silver transform is deliberately broken (expect_or_fail trips): a
+failed update leaves the materialized views it skipped empty, so it gets its own database.
 Expected values come from the landed files, the Delta history and the tables themselves
 (collected and counted in plain Python), never from the observability code under test.
 """
@@ -25,6 +26,7 @@ from producer import produce
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 DATABASE = "t_observability"
+FAILED_DATABASE = "t_observability_failed"
 SECTIONS = (
     "latest-update",
     "update-history",
@@ -65,41 +67,45 @@ def obs(shared_settings, lakehouse, spark):
     )
     second = sandbox.cli("run")
     assert second.code == 0, second.stderr
-    batches.append(produce(events=20, seed=63, sink=landing, start=START + timedelta(hours=6)))
-    broken = PipelineRunner(
-        lakehouse,
-        database=DATABASE,
-        landing=landing,
-        pipeline_settings={"inject_fault": FAULT_NULL_LINEAGE},
-    ).run()
-    assert not broken.ok
     ids = []
     for output in (first.stdout, second.stdout):
         outcome = OUTCOME.match(output.strip().splitlines()[-1])
         assert outcome and outcome["outcome"] == "completed", output[-2000:]
         ids.append(outcome["id"])
-    ids.append(broken.update_id)
     report_path = shared_settings.home / "reports" / f"{DATABASE}-test.html"
     report = sandbox.cli("report", "--out", str(report_path))
     assert report.code == 0, report.stderr
+
+    failed_landing = shared_settings.home / "landings" / FAILED_DATABASE
+    failed_landing.mkdir(parents=True, exist_ok=True)
+    failed_batch = produce(events=20, seed=63, sink=failed_landing, clean=True, start=START)
+    broken = PipelineRunner(
+        lakehouse,
+        database=FAILED_DATABASE,
+        landing=failed_landing,
+        pipeline_settings={"inject_fault": FAULT_NULL_LINEAGE},
+    ).run()
+    assert not broken.ok
     return {
         "sandbox": sandbox,
         "batches": batches,
         "cli_runs": (first, second),
         "broken": broken,
+        "failed_sandbox": Sandbox(shared_settings, FAILED_DATABASE, failed_landing),
+        "failed_batch": failed_batch,
         "ids": ids,
         "report": report,
         "report_path": report_path,
     }
 
 
-def q(spark, sql: str) -> list:
-    return spark.sql(sql.replace("{db}", f"`{DATABASE}`")).collect()
+def q(spark, sql: str, db: str = DATABASE) -> list:
+    return spark.sql(sql.replace("{db}", f"`{db}`")).collect()
 
 
-def log_events(spark, update_id: str | None = None) -> list[dict]:
+def log_events(spark, update_id: str | None = None, db: str = DATABASE) -> list[dict]:
     where = f"WHERE origin.update_id = '{update_id}'" if update_id else ""
-    rows = q(spark, f"SELECT * FROM {{db}}.pipeline_event_log {where}")
+    rows = q(spark, f"SELECT * FROM {{db}}.pipeline_event_log {where}", db)
     events = [r.asDict(recursive=True) for r in rows]
     return sorted(events, key=lambda e: json.loads(e["sequence"])["control_plane_seq_no"])
 
@@ -108,10 +114,10 @@ def details(event: dict) -> dict:
     return json.loads(event["details"])
 
 
-def completed_flows(spark, update_id: str) -> dict[str, dict]:
+def completed_flows(spark, update_id: str, db: str = DATABASE) -> dict[str, dict]:
     """dataset -> flow_progress details of the flow's COMPLETED event in that update."""
     out = {}
-    for event in log_events(spark, update_id):
+    for event in log_events(spark, update_id, db):
         progress = details(event).get("flow_progress", {})
         if event["event_type"] == "flow_progress" and "metrics" in progress:
             assert progress["status"] == "COMPLETED"
@@ -119,57 +125,69 @@ def completed_flows(spark, update_id: str) -> dict[str, dict]:
     return out
 
 
+def updates(obs) -> list[tuple[str, str, object]]:
+    """(database, update id, the batch landed before it) of every update the fixture ran."""
+    main = [(DATABASE, i, b) for i, b in zip(obs["ids"], obs["batches"], strict=True)]
+    return [*main, (FAILED_DATABASE, obs["broken"].update_id, obs["failed_batch"])]
+
+
 def test_the_event_log_has_every_update_in_databricks_shape(obs, spark):
     history = {r["update_id"]: r for r in q(spark, "SELECT * FROM {db}.v_run_history")}
     assert set(history) == set(obs["ids"])
-    assert [history[i]["state"] for i in obs["ids"]] == ["COMPLETED", "COMPLETED", "FAILED"]
+    assert [history[i]["state"] for i in obs["ids"]] == ["COMPLETED", "COMPLETED"]
+    failed = q(spark, "SELECT * FROM {db}.v_run_history", FAILED_DATABASE)
+    assert [(r["update_id"], r["state"]) for r in failed] == [(obs["broken"].update_id, "FAILED")]
     columns = {f.name for f in spark.table(f"`{DATABASE}`.pipeline_event_log").schema.fields}
     assert {"id", "sequence", "origin", "timestamp", "message", "level", "error"} <= columns
     assert {"event_type", "details"} <= columns
     origin = spark.table(f"`{DATABASE}`.pipeline_event_log").schema["origin"].dataType
     assert {"pipeline_name", "update_id", "flow_name", "dataset_name"} <= set(origin.names)
-    for update_id in obs["ids"]:
-        events = log_events(spark, update_id)
+    for db, update_id, _ in updates(obs):
+        events = log_events(spark, update_id, db)
         types = Counter(e["event_type"] for e in events)
         assert types["create_update"] == 1
         assert types["flow_progress"] > 0 and types["dataset_definition"] > 0
         assert len({e["id"] for e in events}) == len(events)
+        assert {e["origin"]["pipeline_name"] for e in events} == {config.PIPELINE_NAME}
         # The sequence orders the events of an update as their timestamps do.
-        ordered = sorted(events, key=lambda e: json.loads(e["sequence"])["control_plane_seq_no"])
-        assert [e["timestamp"] for e in ordered] == sorted(e["timestamp"] for e in events)
-        assert ordered[0]["event_type"] == "create_update"
-        assert ordered[-1]["event_type"] == "update_progress"
+        assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
+        assert events[0]["event_type"] == "create_update"
+        assert events[-1]["event_type"] == "update_progress"
 
 
 def test_rows_per_dataset_equal_the_rows_each_delta_commit_added(obs, spark):
-    landing = obs["sandbox"].landing
-    covered: dict[str, list[int]] = {}
-    for number, update_id in enumerate(obs["ids"]):
-        flows = completed_flows(spark, update_id)
+    covered: dict[tuple[str, str], list[int]] = {}
+    for db, update_id, batch in updates(obs):
+        flows = completed_flows(spark, update_id, db)
         # Ground truth for bronze: every line the batch landed, once.
+        landing = obs["sandbox" if db == DATABASE else "failed_sandbox"].landing
         assert flows[config.BRONZE_EVENTS]["metrics"]["num_output_rows"] == landed_lines(
-            landing, obs["batches"][number].files
+            landing, batch.files
         )
         for dataset, progress in flows.items():
-            history = {r["version"]: r for r in q(spark, f"DESCRIBE HISTORY {{db}}.`{dataset}`")}
+            history = {
+                r["version"]: r for r in q(spark, f"DESCRIBE HISTORY {{db}}.`{dataset}`", db)
+            }
             added = 0
             for commit in progress["delta_commits"]:
                 row = history[commit["version"]]
                 assert row["operation"] == commit["operation"]
                 added += int((row["operationMetrics"] or {}).get("numOutputRows", 0))
-                covered.setdefault(dataset, []).append(commit["version"])
+                covered.setdefault((db, dataset), []).append(commit["version"])
             assert progress["metrics"]["num_output_rows"] == added, (update_id, dataset)
     # Every commit that added rows is in exactly one update's record.
-    for dataset, versions in covered.items():
+    for (db, dataset), versions in covered.items():
         adding = [
             r["version"]
-            for r in q(spark, f"DESCRIBE HISTORY {{db}}.`{dataset}`")
+            for r in q(spark, f"DESCRIBE HISTORY {{db}}.`{dataset}`", db)
             if int((r["operationMetrics"] or {}).get("numOutputRows", 0)) > 0
         ]
         assert sorted(adding) == sorted(v for v in versions if v in adding), dataset
         assert len(versions) == len(set(versions))
     # The failed flow committed nothing and reports no rows.
-    assert config.SILVER_EVENTS not in completed_flows(spark, obs["ids"][2])
+    assert config.SILVER_EVENTS not in completed_flows(
+        spark, obs["broken"].update_id, FAILED_DATABASE
+    )
 
 
 def test_expectation_metrics_per_rule_equal_the_quarantine_counts(obs, spark):
@@ -177,8 +195,11 @@ def test_expectation_metrics_per_rule_equal_the_quarantine_counts(obs, spark):
     silver = q(spark, "SELECT _update_id, _rescued_data FROM {db}.silver_events")
     bronze = Counter(r["_update_id"] for r in q(spark, "SELECT _update_id FROM {db}.bronze_events"))
     metrics = q(spark, "SELECT * FROM {db}.v_expectation_metrics")
-    assert {m["update_id"] for m in metrics} == set(obs["ids"][:2]), "not for the failed update"
-    for update_id in obs["ids"][:2]:
+    assert {m["update_id"] for m in metrics} == set(obs["ids"])
+    assert q(spark, "SELECT * FROM {db}.v_expectation_metrics", FAILED_DATABASE) == [], (
+        "no counts for a flow that failed"
+    )
+    for update_id in obs["ids"]:
         expected = Counter(
             rule for r in quarantine if r["_update_id"] == update_id for rule in r["failed_rules"]
         )
@@ -197,8 +218,8 @@ def test_expectation_metrics_per_rule_equal_the_quarantine_counts(obs, spark):
 
 
 def test_a_failed_update_is_recorded_as_error_naming_the_rule(obs, spark):
-    update_id = obs["ids"][2]
-    events = log_events(spark, update_id)
+    update_id = obs["broken"].update_id
+    events = log_events(spark, update_id, FAILED_DATABASE)
     final = [e for e in events if e["event_type"] == "update_progress"][-1]
     assert final["level"] == "ERROR"
     assert details(final) == {"update_progress": {"state": "FAILED"}}
@@ -229,10 +250,10 @@ def test_a_failed_update_is_recorded_as_error_naming_the_rule(obs, spark):
             if details(e).get("flow_progress", {}).get("status") == "SKIPPED"
         ]
     )
-    history = q(spark, f"SELECT * FROM {{db}}.v_run_history WHERE update_id = '{update_id}'")
+    history = q(spark, "SELECT * FROM {db}.v_run_history", FAILED_DATABASE)
     assert history[0]["state"] == "FAILED" and "has_lineage" in history[0]["error"]
 
-    shown = obs["sandbox"].cli("events", "--update", update_id, "--level", "ERROR")
+    shown = obs["failed_sandbox"].cli("events", "--update", update_id, "--level", "ERROR")
     assert shown.code == 0, shown.stderr
     lines = shown.stdout.strip().splitlines()
     assert lines and all(" ERROR " in line for line in lines)
@@ -243,11 +264,18 @@ def test_a_failed_update_is_recorded_as_error_naming_the_rule(obs, spark):
 def test_lineage_is_exactly_the_registered_graph(obs, spark):
     from clickstream.observability.lineage import Lineage
 
+    failed = obs["failed_sandbox"]
+    stored = failed.settings.pipeline_storage(FAILED_DATABASE) / "lineage.json"
+    assert Lineage.from_json(stored.read_text()) == obs["broken"].lineage
     sandbox = obs["sandbox"]
     lineage = Lineage.from_json(
         (sandbox.settings.pipeline_storage(DATABASE) / "lineage.json").read_text()
     )
-    assert obs["broken"].lineage == lineage
+    # The same definitions registered the same graph in both databases.
+    assert lineage.datasets == obs["broken"].lineage.datasets
+    assert {(e.flow, e.target) for e in lineage.edges} == {
+        (e.flow, e.target) for e in obs["broken"].lineage.edges
+    }
     tables = {
         t.name
         for t in spark.catalog.listTables(DATABASE)
@@ -423,6 +451,8 @@ def test_report_late_duplicates_and_accounting_equal_the_accounting_table(report
 
 
 def test_report_throughput_and_lineage_equal_the_log_and_the_graph(obs, report, spark):
+    from clickstream.observability.lineage import Lineage
+
     flows = q(spark, "SELECT * FROM {db}.v_flow_throughput ORDER BY completed_at, flow_name")
     assert table(report, "throughput") == rows_of(
         flows,
@@ -436,7 +466,10 @@ def test_report_throughput_and_lineage_equal_the_log_and_the_graph(obs, report, 
     bronze_input = [f for f in flows if f["flow_name"] == config.BRONZE_EVENTS]
     # The file source counts whole files: one input row per landed file.
     assert [f["input_rows"] for f in bronze_input] == [len(b.files) for b in obs["batches"]]
-    lineage = obs["broken"].lineage
+    sandbox = obs["sandbox"]
+    lineage = Lineage.from_json(
+        (sandbox.settings.pipeline_storage(DATABASE) / "lineage.json").read_text()
+    )
     expected = sorted(
         (
             "landing files" if e.source.startswith("files:") else e.source,

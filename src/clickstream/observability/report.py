@@ -60,7 +60,16 @@ def cell(value: Any) -> str:
 
 
 def _rows(spark: Any, sql: str) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in spark.sql(sql).collect()]
+    """The rows of a query; none while a table it reads does not exist yet (say, the first
+    update failed before creating it)."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        return [tuple(r) for r in spark.sql(sql).collect()]
+    except AnalysisException as exc:
+        if "TABLE_OR_VIEW_NOT_FOUND" in str(exc):
+            return []
+        raise
 
 
 def _tables(spark: Any, database: str) -> list[str]:
@@ -494,9 +503,14 @@ def write_report(
     spark: Any, settings: LocalSettings, database: str, out: Path | None = None
 ) -> Path:
     """Write the report and return its path."""
+    from clickstream.engine import EngineError
     from clickstream.query import use_database
 
     use_database(spark, database)
+    if not spark.catalog.tableExists(f"{database}.{config.EVENT_LOG_TABLE}"):
+        raise EngineError(
+            f"no event log yet for database {database!r}: run `clickstream run` first"
+        )
     path = (out or default_path(settings, database)).absolute()
     sections = collect(spark, settings, database)
     path.parent.mkdir(parents=True, exist_ok=True)
