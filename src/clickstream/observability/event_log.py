@@ -47,6 +47,7 @@ _FLOW_STATE = re.compile(
     r"^Flow '?(?P<flow>[^' ]+)'? (?:is|has) (?P<state>[A-Z_]+)(?P<rest>.*)", re.DOTALL
 )
 _FLOW_SKIPPED = re.compile(r"^Flow '?(?P<flow>[^' ]+)'? (?P<state>SKIPPED)(?P<rest>.*)", re.DOTALL)
+_NOT_RUN = frozenset({"EXCLUDED", "IDLE"})
 _RUN_STATE = re.compile(r"^Run is (?P<state>[A-Z_]+)")
 _ERROR_CLASS = re.compile(r"\[([A-Z_]+)\]")
 # The message platform.expectations raises when an expect_or_fail rule trips.
@@ -270,6 +271,10 @@ def parse_messages(
     run_states: list[tuple[datetime, str]] = []
     for ts, text in facts.messages:
         match = _FLOW_STATE.match(text) or _FLOW_SKIPPED.match(text)
+        if match and match["state"] in _NOT_RUN:
+            # An update runs in phases (streaming tables, then views): a flow left out of one
+            # phase runs in the other, where its own states are reported.
+            continue
         if match:
             flow = short_name(match["flow"])
             run = runs.setdefault(flow, FlowRun(flow, facts.flows.get(flow, flow)))
