@@ -8,9 +8,10 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from clickstream import faults
-from clickstream.config import LocalSettings
+from clickstream.config import EVENT_LOG_TABLE, LocalSettings
 from clickstream.engine import EngineError
 
 # Sub-commands that live with the code they drive. Each module exposes
@@ -36,11 +37,8 @@ def _table_list(value: str) -> list[str]:
 
 def cmd_run(args: argparse.Namespace, settings: LocalSettings) -> int:
     from clickstream.engine import Lakehouse
-    from clickstream.runner import PipelineRunner, RunEvent, UpdateResult, run_continuously
-
-    def show_event(event: RunEvent) -> None:
-        if not args.quiet:
-            print(f"{event.timestamp:%H:%M:%S} {event.message}", flush=True)
+    from clickstream.observability.terminal import RunProgress, print_summary
+    from clickstream.runner import PipelineRunner, UpdateResult, run_continuously
 
     def show_result(result: UpdateResult) -> None:
         outcome = "completed" if result.ok else f"FAILED: {result.error}"
@@ -56,12 +54,15 @@ def cmd_run(args: argparse.Namespace, settings: LocalSettings) -> int:
                 runner, args.interval, args.max_updates, on_result=show_result
             )
             return 0 if all(r.ok for r in results) else 1
-        result = runner.run(
-            full_refresh_all=args.full_refresh,
-            refresh=args.refresh or (),
-            on_event=show_event,
-            wait_seconds=args.wait,
-        )
+        with RunProgress(quiet=args.quiet) as progress:
+            result = runner.run(
+                full_refresh_all=args.full_refresh,
+                refresh=args.refresh or (),
+                on_event=progress.on_event,
+                wait_seconds=args.wait,
+            )
+        if not args.quiet:
+            print_summary(result)
         show_result(result)
         return 0 if result.ok else 1
 
@@ -143,6 +144,35 @@ def cmd_lineage(args: argparse.Namespace, settings: LocalSettings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, settings: LocalSettings) -> int:
+    from clickstream.engine import Lakehouse
+    from clickstream.observability.report import write_report
+
+    with Lakehouse.open(settings) as lakehouse:
+        path = write_report(lakehouse.spark, settings, settings.database, args.out)
+    print(path)
+    return 0
+
+
+def cmd_events(args: argparse.Namespace, settings: LocalSettings) -> int:
+    from clickstream.engine import Lakehouse
+    from clickstream.observability import event_log
+    from clickstream.query import use_database
+
+    with Lakehouse.open(settings) as lakehouse:
+        use_database(lakehouse.spark, settings.database)
+        if not lakehouse.spark.catalog.tableExists(f"{settings.database}.{EVENT_LOG_TABLE}"):
+            raise CliError(
+                f"no event log yet for database {settings.database!r}: run `clickstream run`"
+            )
+        events = event_log.read_events(
+            lakehouse.spark, settings.database, args.update, args.level, args.limit
+        )
+    for line in event_log.tail_lines(events):
+        print(line)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: LocalSettings) -> int:
     from clickstream.demo import run_demo
 
@@ -183,6 +213,20 @@ def register_core(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     lineage = sub.add_parser("lineage", help="the dataset graph of the last update")
     lineage.add_argument("--json", action="store_true", help="datasets and edges as JSON")
     lineage.set_defaults(func=cmd_lineage)
+
+    report = sub.add_parser(
+        "report", help="write the observability report (HTML) and print its path"
+    )
+    report.add_argument("--out", type=Path, help="where to write it (default: <home>/reports/)")
+    report.set_defaults(func=cmd_report)
+
+    events = sub.add_parser("events", help="print the pipeline event log like a tail")
+    events.add_argument("--update", metavar="ID", help="only this update")
+    events.add_argument(
+        "--level", type=str.upper, choices=["INFO", "WARN", "ERROR"], help="this level and worse"
+    )
+    events.add_argument("--limit", type=int, default=50, help="the last N events (default 50)")
+    events.set_defaults(func=cmd_events)
 
     demo = sub.add_parser("demo", help="produce events, run the pipeline twice, show results")
     demo.add_argument("--events", type=int, default=5000)

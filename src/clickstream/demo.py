@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from clickstream import config, sqlout
 from clickstream.config import LocalSettings
 from clickstream.engine import Lakehouse
+from clickstream.observability.report import write_report
 from clickstream.query import run_query, table_counts
 from clickstream.runner import PipelineRunner, UpdateResult
 
@@ -63,8 +64,17 @@ def run_demo(settings: LocalSettings, events: int = 5000, seed: int = 42) -> int
         )
         print("\ndaily active users (gold):")
         _show(spark, f"SELECT * FROM {config.MV_DAILY_ACTIVE_USERS} ORDER BY event_date", db)
+        print("\nupdates (pipeline_event_log):")
+        _show(
+            spark,
+            "SELECT update_id, state, duration_s, rows_written FROM v_run_history "
+            "ORDER BY started_at",
+            db,
+        )
+        report = write_report(spark, settings, db)
     print(
         f"\ndemo finished in {time.monotonic() - started:.0f} s; query more with "
-        f'`clickstream sql "SELECT …"` (home: {settings.home})'
+        f'`clickstream sql "SELECT …"` (home: {settings.home}). The report:'
     )
+    print(report)
     return 0

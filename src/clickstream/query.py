@@ -65,9 +65,10 @@ def run_query(spark: Any, sql: str, database: str) -> tuple[list[str], list[tupl
 def table_counts(spark: Any, database: str) -> list[tuple[str, int]]:
     """Rows per table of ``database``, in name order."""
     use_database(spark, database)
+    # Views (the event log's monitoring views) are queries, not tables with rows of their own.
     tables = sorted(
-        row.tableName
-        for row in spark.sql(f"SHOW TABLES IN `{database}`").collect()
-        if not row.isTemporary
+        t.name
+        for t in spark.catalog.listTables(database)
+        if not t.isTemporary and t.tableType != "VIEW"
     )
     return [(t, spark.table(f"`{database}`.`{t}`").count()) for t in tables]

@@ -14,15 +14,16 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from clickstream import faults
-from clickstream.config import LocalSettings, PipelineSettings
+from clickstream.config import CONF_PREFIX, LocalSettings, PipelineSettings
 from clickstream.engine import EngineError, Lakehouse, first_line
 from clickstream.locks import FileLock, LockBusy
+from clickstream.observability import event_log
 
 SPEC_FILE = "spark-pipeline.yml"
 
@@ -54,6 +55,10 @@ class UpdateResult:
     lineage: Any = None
     # Problems found after the update that did not fail it (observability.landing_audit).
     warnings: list[str] = field(default_factory=list)
+    # The rows this update appended to pipeline_event_log (observability.event_log).
+    log_events: list[dict[str, Any]] = field(default_factory=list)
+    full_refresh: bool = False
+    refresh: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -191,10 +196,46 @@ class PipelineRunner:
                 f"(process {busy.holder.get('pid', '?')}); runs of one pipeline are serialized"
             ) from None
         with lock:
+            since = event_log.event_log_offsets(self.settings.spark_events)
             result = self._run_locked(full_refresh_all, full_refresh, refresh, on_event)
+            result.full_refresh = full_refresh_all
+            result.refresh = tuple(refresh) or tuple(full_refresh)
             if result.ok:
                 result.warnings.extend(self.audit_landing())
+            self._record(result, since, on_event)
             return result
+
+    def _record(
+        self,
+        result: UpdateResult,
+        since: dict[Path, int],
+        on_event: Callable[[RunEvent], None] | None,
+    ) -> None:
+        """Append the update to pipeline_event_log; a failure there never hides the outcome."""
+        lineage = result.lineage
+        flows = {e.flow: e.target for e in lineage.edges} if lineage is not None else {}
+        facts = event_log.UpdateFacts(
+            update_id=result.update_id,
+            database=self.database,
+            status=result.status,
+            error=result.error,
+            started_at=result.started_at,
+            ended_at=result.ended_at or datetime.now(UTC),
+            messages=[(e.timestamp, e.message) for e in result.events],
+            datasets=dict(lineage.datasets) if lineage is not None else {},
+            flows=flows,
+            full_refresh=result.full_refresh,
+            refresh_selection=result.refresh,
+        )
+        try:
+            result.log_events = event_log.record(
+                self.spark, facts, self.settings.spark_events, since, self.pipeline_settings()
+            )
+        except Exception as exc:
+            event = RunEvent(datetime.now(UTC), f"event log not written: {first_line(exc)}")
+            result.events.append(event)
+            if on_event is not None:
+                on_event(event)
 
     def audit_landing(self) -> list[str]:
         """Warnings for landed files that changed after bronze ingested them."""
@@ -298,6 +339,16 @@ class PipelineRunner:
         data.pop("schema", None)
         data.update(database=self.database, storage=self.storage.as_uri())
         return sdp.unpack_pipeline_spec(data)
+
+    def pipeline_settings(self, update_id: str = "unknown") -> PipelineSettings:
+        """The settings the definitions of this runner's updates read."""
+        names = {f.name for f in fields(PipelineSettings)}
+        values = {
+            key.removeprefix(CONF_PREFIX): value
+            for key, value in self.pipeline_conf(update_id).items()
+            if key.removeprefix(CONF_PREFIX) in names
+        }
+        return PipelineSettings(**values)
 
     def pipeline_conf(self, update_id: str) -> dict[str, str]:
         settings = PipelineSettings(landing_path=str(self.landing), update_id=update_id)
