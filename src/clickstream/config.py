@@ -28,7 +28,24 @@ SILVER_QUARANTINE = "silver_quarantine"
 SILVER_LATE_EVENTS = "silver_late_events"
 SILVER_USER_CHANGES = "silver_user_changes"
 EVENT_ACCOUNTING = "event_accounting"
+# Gold: the star schema (dimensions, facts) and the BI views over it.
+DIM_USER = "dim_user"
+DIM_PRODUCT = "dim_product"
+DIM_PAGE = "dim_page"
+DIM_DEVICE = "dim_device"
+DIM_GEO = "dim_geo"
+DIM_DATE = "dim_date"
+FACT_EVENTS = "fact_events"
+FACT_SESSIONS = "fact_sessions"
+FACT_ORDERS = "fact_orders"
 MV_DAILY_ACTIVE_USERS = "mv_daily_active_users"
+# Temporary views (never published): the change feeds of the SCD Type 1 dimensions.
+PRODUCT_CHANGES = "gold_product_changes"
+PAGE_CHANGES = "gold_page_changes"
+MV_FUNNEL_DAILY = "mv_funnel_daily"
+MV_REVENUE_DAILY = "mv_revenue_daily"
+MV_TOP_PRODUCTS = "mv_top_products"
+MV_SESSION_KPIS = "mv_session_kpis"
 
 # A demo key, never a secret: refused on Databricks by the platform module.
 DEMO_PII_KEY = "demo-key-not-secret-change-me"
@@ -102,6 +119,8 @@ class PipelineSettings:
     # An event newer than its file's landing time plus this is quarantined (a wrong clock).
     future_tolerance: str = "1 hour"
     pii_key: str = DEMO_PII_KEY
+    # fact_sessions: a visitor's next event after this much inactivity starts a new session.
+    session_gap: str = "30 minutes"
     # Test-only: names a deliberate bug to inject into a transform ("" = none), so that tests
     # can prove expect_or_fail stops an update. Never set in a real configuration.
     inject_fault: str = ""

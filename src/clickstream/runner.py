@@ -51,6 +51,8 @@ class UpdateResult:
     ended_at: datetime | None = None
     # The dataset graph as the definitions registered it (observability.lineage.Lineage).
     lineage: Any = None
+    # Liquid clustering applied after the update: table -> error message, or None when done.
+    clustering: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -145,6 +147,7 @@ class PipelineRunner:
     ) -> UpdateResult:
         from pyspark.pipelines import cli as sdp
 
+        from clickstream import platform
         from clickstream.observability.lineage import RecordingRegistry
 
         spark = self.spark
@@ -167,6 +170,7 @@ class PipelineRunner:
 
             registry = RecordingRegistry(spark, graph_id)
             loading_log = io.StringIO()
+            platform.reset_local_clustering()
             with contextlib.redirect_stdout(loading_log):
                 sdp.register_definitions(self.spec_path, registry, spec, spark, graph_id)
             result.lineage = registry.lineage
@@ -187,6 +191,9 @@ class PipelineRunner:
                     continue
                 raw = item["pipeline_event_result"].event
                 emit(RunEvent(raw.timestamp.ToDatetime().replace(tzinfo=UTC), raw.message.strip()))
+            # Open-source Delta has no cluster_by on pipeline datasets: the platform module's
+            # bridge clusters the requested tables once their data is committed.
+            result.clustering = platform.apply_local_clustering(spark, self.database)
             result.status = "COMPLETED"
         except Exception as exc:
             result.status = "FAILED"
