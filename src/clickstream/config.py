@@ -121,6 +121,9 @@ class PipelineSettings:
     pii_key: str = DEMO_PII_KEY
     # fact_sessions: a visitor's next event after this much inactivity starts a new session.
     session_gap: str = "30 minutes"
+    # Local only: cluster (ALTER TABLE … CLUSTER BY + OPTIMIZE) the tables that declare
+    # clustering after each update ("false" skips it; Databricks clusters by itself).
+    liquid_clustering: str = "true"
     # Test-only: names a deliberate bug to inject into a transform ("" = none), so that tests
     # can prove expect_or_fail stops an update. Never set in a real configuration.
     inject_fault: str = ""

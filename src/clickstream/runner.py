@@ -193,7 +193,8 @@ class PipelineRunner:
                 emit(RunEvent(raw.timestamp.ToDatetime().replace(tzinfo=UTC), raw.message.strip()))
             # Open-source Delta has no cluster_by on pipeline datasets: the platform module's
             # bridge clusters the requested tables once their data is committed.
-            result.clustering = platform.apply_local_clustering(spark, self.database)
+            if conf.get("clickstream.liquid_clustering", "true").lower() == "true":
+                result.clustering = platform.apply_local_clustering(spark, self.database)
             result.status = "COMPLETED"
         except Exception as exc:
             result.status = "FAILED"

@@ -139,6 +139,8 @@ def test_gold_view_matches_silver(two_runs, sandbox, spark):
         ).collect()
     }
     assert gold == expected and sum(n for _, n in gold.values()) > 0
+    # The sandbox runner turns the local clustering bridge off (tests/gold checks it).
+    assert two_runs["run2"].clustering == {}
 
 
 def test_lineage_is_captured_from_the_definitions(two_runs, sandbox, spark):

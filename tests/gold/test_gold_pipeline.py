@@ -143,7 +143,7 @@ def gold(shared_settings, lakehouse):
     sandbox = Sandbox(shared_settings, database, landing)
     kw = {"defect_rates": {"all": 0.012}, "max_events_per_file": 250}
     first = produce(events=1200, seed=31, sink=landing, start=START, **kw)
-    runner = sandbox.runner(lakehouse)
+    runner = sandbox.runner(lakehouse, liquid_clustering="true")
     run1 = runner.run()
     assert run1.ok, run1.error
     spark = lakehouse.spark
