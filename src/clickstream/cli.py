@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from clickstream import faults
 from clickstream.config import LocalSettings
 from clickstream.engine import EngineError
 
@@ -208,7 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = LocalSettings.from_env(args.home)
     try:
+        faults.arm_command(settings.home / "faults")
         return int(args.func(args, settings) or 0)
+    except faults.FaultConfigError as exc:
+        print(f"clickstream: {exc}", file=sys.stderr)
+        return 2
     except CliError as exc:
         print(f"clickstream: {exc}", file=sys.stderr)
         return exc.code

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clickstream import faults
 from clickstream.config import LocalSettings
 from clickstream.locks import FileLock, LockBusy, pid_alive
 
@@ -51,12 +52,17 @@ def delta_package() -> str:
     return f"io.delta:delta-spark_{spark_minor}_{SCALA_VERSION}:{delta_version}"
 
 
+def cache_dir() -> Path:
+    """The per-user cache shared by every home (jars, compiled classes)."""
+    return Path.home() / ".cache" / "lakeflow-clickstream"
+
+
 def ivy_dir() -> Path:
     """Where Ivy caches the Delta jars: per user, shared by every home."""
     custom = os.environ.get("CLICKSTREAM_IVY_DIR")
     if custom:
         return Path(custom).expanduser().absolute()
-    return Path.home() / ".cache" / "lakeflow-clickstream" / "ivy"
+    return cache_dir() / "ivy"
 
 
 def delta_jars_cached() -> bool:
@@ -114,6 +120,7 @@ def spark_defaults(settings: LocalSettings) -> dict[str, str]:
         "spark.pyspark.python": sys.executable,
         "spark.sql.connect.serverStacktrace.enabled": "false",
         "spark.connect.grpc.binding.address": "127.0.0.1",
+        **faults.jvm_settings(cache_dir() / "faults"),
     }
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from clickstream import faults
 from clickstream.config import LocalSettings, PipelineSettings
 from clickstream.engine import EngineError, Lakehouse, first_line
 from clickstream.locks import FileLock, LockBusy
@@ -86,6 +87,60 @@ def landed_files(landing: Path) -> Iterable[Path]:
     return (p for p in landing.rglob("*.json") if p.is_file())
 
 
+@dataclass(frozen=True)
+class UpdatePhase:
+    """One engine run of an update: datasets it refreshes, datasets it recomputes from scratch."""
+
+    refresh: tuple[str, ...] = ()
+    full_refresh: tuple[str, ...] = ()
+
+
+STREAMING_TABLE = "streaming_table"
+
+
+def update_phases(
+    datasets: dict[str, str],
+    full_refresh_all: bool = False,
+    full_refresh: Sequence[str] = (),
+    refresh: Sequence[str] = (),
+) -> list[UpdatePhase]:
+    """Split one update into engine runs: streaming tables first, then everything that reads them.
+
+    In a single run the local engine can compute a materialized view from a snapshot of a
+    streaming table taken before that table's commit in the same run (measured: an accounting
+    view missed rows that silver had committed). Running the streaming tables to completion
+    first, then the materialized views, gives every view the update's final data.
+    ``datasets`` maps each registered dataset to its kind (as lineage records it).
+    """
+    tables = [name for name, kind in datasets.items() if kind == STREAMING_TABLE]
+    views = [
+        name for name, kind in datasets.items() if kind not in (STREAMING_TABLE, "temporary_view")
+    ]
+    if full_refresh_all:
+        selections = [((), tuple(tables)), ((), tuple(views))]
+    elif full_refresh or refresh:
+        wanted = {_short_name(n) for n in (*full_refresh, *refresh)}
+        unknown = sorted(wanted - set(tables) - set(views))
+        if unknown:
+            raise EngineError(f"no such dataset in the pipeline: {', '.join(unknown)}")
+        chosen_full = {_short_name(n) for n in full_refresh}
+        chosen = {_short_name(n) for n in refresh}
+        selections = [
+            (
+                tuple(n for n in group if n in chosen and n not in chosen_full),
+                tuple(n for n in group if n in chosen_full),
+            )
+            for group in (tables, views)
+        ]
+    else:
+        selections = [(tuple(tables), ()), (tuple(views), ())]
+    return [UpdatePhase(r, f) for r, f in selections if r or f]
+
+
+def _short_name(name: str) -> str:
+    return name.replace("`", "").split(".")[-1]
+
+
 class PipelineRunner:
     """Runs updates of the clickstream pipeline on one database of a lakehouse home."""
 
@@ -145,52 +200,39 @@ class PipelineRunner:
         refresh: Sequence[str],
         on_event: Callable[[RunEvent], None] | None,
     ) -> UpdateResult:
-        from pyspark.pipelines import cli as sdp
-
         from clickstream import platform
-        from clickstream.observability.lineage import RecordingRegistry
 
         spark = self.spark
         result = UpdateResult(update_id=str(uuid.uuid4()), database=self.database)
         spec = self.load_spec()
         conf = {**spec.configuration, **self.pipeline_conf(result.update_id)}
+
+        def emit(event: RunEvent) -> None:
+            result.events.append(event)
+            if on_event is not None:
+                on_event(event)
+
         try:
             spark.sql(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
             # Definitions read their settings with spark.conf.get, as on Databricks.
             for key, value in conf.items():
                 spark.conf.set(key, value)
-            graph_id = sdp.create_dataflow_graph(
-                spark, default_catalog=spec.catalog, default_database=spec.database, sql_conf=conf
-            )
-
-            def emit(event: RunEvent) -> None:
-                result.events.append(event)
-                if on_event is not None:
-                    on_event(event)
-
-            registry = RecordingRegistry(spark, graph_id)
-            loading_log = io.StringIO()
-            platform.reset_local_clustering()
-            with contextlib.redirect_stdout(loading_log):
-                sdp.register_definitions(self.spec_path, registry, spec, spark, graph_id)
+            graph_id, registry = self._register(spec, conf, emit)
             result.lineage = registry.lineage
             registry.lineage.write(self.storage / "lineage.json")
-            for line in loading_log.getvalue().splitlines():
-                emit(RunEvent(datetime.now(UTC), line.split(": ", 1)[-1].strip()))
-            stream = sdp.start_run(
-                spark,
-                graph_id,
-                full_refresh=list(full_refresh),
-                full_refresh_all=full_refresh_all,
-                refresh=list(refresh),
-                dry=False,
-                storage=spec.storage,
+            phases = update_phases(
+                registry.lineage.datasets, full_refresh_all, full_refresh, refresh
             )
-            for item in stream:
-                if "pipeline_event_result" not in item:
-                    continue
-                raw = item["pipeline_event_result"].event
-                emit(RunEvent(raw.timestamp.ToDatetime().replace(tzinfo=UTC), raw.message.strip()))
+            for number, phase in enumerate(phases):
+                if number > 0:
+                    graph_id, _ = self._register(spec, conf, None)
+                last = number == len(phases) - 1
+                for event in self._start(spec, graph_id, phase):
+                    # Each phase ends with the engine's own "Run is COMPLETED"; one update, one end.
+                    if last or not event.message.startswith("Run is COMPLETED"):
+                        emit(event)
+                if not last:
+                    faults.reached(faults.UPDATE_STREAMING_TABLES_DONE)
             # Open-source Delta has no cluster_by on pipeline datasets: the platform module's
             # bridge clusters the requested tables once their data is committed.
             if conf.get("clickstream.liquid_clustering", "true").lower() == "true":
@@ -202,6 +244,47 @@ class PipelineRunner:
         finally:
             result.ended_at = datetime.now(UTC)
         return result
+
+    def _register(
+        self, spec: Any, conf: dict[str, str], emit: Callable[[RunEvent], None] | None
+    ) -> tuple[str, Any]:
+        """A new dataflow graph with every definition registered; returns (graph id, registry)."""
+        from pyspark.pipelines import cli as sdp
+
+        from clickstream import platform
+        from clickstream.observability.lineage import RecordingRegistry
+
+        spark = self.spark
+        graph_id = sdp.create_dataflow_graph(
+            spark, default_catalog=spec.catalog, default_database=spec.database, sql_conf=conf
+        )
+        registry = RecordingRegistry(spark, graph_id)
+        loading_log = io.StringIO()
+        platform.reset_local_clustering()
+        with contextlib.redirect_stdout(loading_log):
+            sdp.register_definitions(self.spec_path, registry, spec, spark, graph_id)
+        if emit is not None:
+            for line in loading_log.getvalue().splitlines():
+                emit(RunEvent(datetime.now(UTC), line.split(": ", 1)[-1].strip()))
+        return graph_id, registry
+
+    def _start(self, spec: Any, graph_id: str, phase: UpdatePhase) -> Iterable[RunEvent]:
+        from pyspark.pipelines import cli as sdp
+
+        stream = sdp.start_run(
+            self.spark,
+            graph_id,
+            full_refresh=list(phase.full_refresh),
+            full_refresh_all=False,
+            refresh=list(phase.refresh),
+            dry=False,
+            storage=spec.storage,
+        )
+        for item in stream:
+            if "pipeline_event_result" not in item:
+                continue
+            raw = item["pipeline_event_result"].event
+            yield RunEvent(raw.timestamp.ToDatetime().replace(tzinfo=UTC), raw.message.strip())
 
     def load_spec(self) -> Any:
         """The committed spec, pointed at this home's storage and database."""
@@ -216,9 +299,10 @@ class PipelineRunner:
     def pipeline_conf(self, update_id: str) -> dict[str, str]:
         settings = PipelineSettings(landing_path=str(self.landing), update_id=update_id)
         conf = settings.to_conf()
+        # Engine settings (spark.*) pass as they are; the rest are the pipeline's own settings.
         conf.update(
             {
-                k if k.startswith("clickstream.") else f"clickstream.{k}": v
+                k if k.startswith(("clickstream.", "spark.")) else f"clickstream.{k}": v
                 for k, v in self.overrides.items()
             }
         )

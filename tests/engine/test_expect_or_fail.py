@@ -27,7 +27,11 @@ def test_broken_transform_fails_the_update_naming_the_rule(sandbox, lakehouse, s
         lakehouse,
         database=sandbox.database,
         landing=sandbox.landing,
-        pipeline_settings={"inject_fault": FAULT_NULL_LINEAGE},
+        # A failed flow is retried by default; once is enough to see it fail.
+        pipeline_settings={
+            "inject_fault": FAULT_NULL_LINEAGE,
+            "spark.sql.pipelines.maxFlowRetryAttempts": "0",
+        },
     )
     result = runner.run()
     assert not result.ok

@@ -28,7 +28,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from clickstream import contract
+from clickstream import contract, faults
 
 FILE_PATH_KEY = "_file_path"
 
@@ -156,6 +156,8 @@ def rescue_column(raw_line: Column, source_file: Column) -> Column:
 
     # No type hints on the UDF body: Spark Connect would try to infer a pandas UDF from them.
     def rescue(line, file_path):  # type: ignore[no-untyped-def]
+        # The crash-recovery tests kill the run here, mid-batch; unarmed this is one comparison.
+        faults.reached(faults.BRONZE_PARSE_LINE)
         return rescue_line(line, file_path, spec)
 
     udf = F.udf(rescue, RESULT_TYPE)
