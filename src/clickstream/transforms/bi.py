@@ -74,6 +74,7 @@ def top_products(events: DataFrame) -> DataFrame:
         .cast("bigint")
         .alias("units_added"),
     )
+    # A global ranking on one partition: the frame has one row per product (a small catalog).
     rank = F.row_number().over(Window.orderBy(F.col("views").desc(), F.col("product_id")))
     return counts.select(
         rank.alias("rank"), "product_id", "category", "views", "add_to_carts", "units_added"

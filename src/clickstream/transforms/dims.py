@@ -69,7 +69,7 @@ def dim_device(events: DataFrame) -> DataFrame:
             *DEVICE_ATTRIBUTES,
         )
     )
-    unknown = _unknown_member(events, "device_key", len(DEVICE_ATTRIBUTES), DEVICE_ATTRIBUTES)
+    unknown = _unknown_member(events, "device_key", DEVICE_ATTRIBUTES)
     return seen.union(unknown)
 
 
@@ -82,17 +82,20 @@ def dim_geo(events: DataFrame) -> DataFrame:
         .agg(F.count(F.lit(1)).alias("_n"))
         .select(hashed_key(*[F.col(a) for a in GEO_ATTRIBUTES]).alias("geo_key"), *GEO_ATTRIBUTES)
     )
-    return seen.union(_unknown_member(events, "geo_key", len(GEO_ATTRIBUTES), GEO_ATTRIBUTES))
+    return seen.union(_unknown_member(events, "geo_key", GEO_ATTRIBUTES))
 
 
-def _unknown_member(events: DataFrame, key: str, width: int, names: tuple[str, ...]) -> DataFrame:
-    # One row built from an aggregate of the input (a global groupBy always yields one row),
-    # so the frame needs no createDataFrame call inside a pipeline query function.
+def _unknown_member(events: DataFrame, key: str, attributes: tuple[str, ...]) -> DataFrame:
+    """The ``unknown`` member: the key ``unknown`` and null attributes.
+
+    Built from a global aggregate of the input (always exactly one row), because a pipeline
+    query function cannot create a DataFrame from local data.
+    """
     return (
         events.groupBy()
         .agg(F.count(F.lit(1)).alias("_n"))
         .select(
-            F.lit(UNKNOWN).alias(key), *[F.lit(None).cast("string").alias(n) for n in names[:width]]
+            F.lit(UNKNOWN).alias(key), *[F.lit(None).cast("string").alias(a) for a in attributes]
         )
     )
 
