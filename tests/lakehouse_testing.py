@@ -85,10 +85,18 @@ class Sandbox:
     database: str
     landing: Path
 
-    def runner(self, lakehouse: object) -> object:
+    def runner(self, lakehouse: object, **pipeline_settings: str) -> object:
+        """A runner on this sandbox. Liquid clustering (OPTIMIZE after each update) is off
+        unless a test asks for it: only the gold tests check it, and it costs every update."""
         from clickstream.runner import PipelineRunner
 
-        return PipelineRunner(lakehouse, database=self.database, landing=self.landing)  # type: ignore[arg-type]
+        settings = {"liquid_clustering": "false", **pipeline_settings}
+        return PipelineRunner(
+            lakehouse,  # type: ignore[arg-type]
+            database=self.database,
+            landing=self.landing,
+            pipeline_settings=settings,
+        )
 
     def cli(self, *args: str, timeout: float = 600) -> CliResult:
         return run_cli(

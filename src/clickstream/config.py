@@ -28,7 +28,24 @@ SILVER_QUARANTINE = "silver_quarantine"
 SILVER_LATE_EVENTS = "silver_late_events"
 SILVER_USER_CHANGES = "silver_user_changes"
 EVENT_ACCOUNTING = "event_accounting"
+# Gold: the star schema (dimensions, facts) and the BI views over it.
+DIM_USER = "dim_user"
+DIM_PRODUCT = "dim_product"
+DIM_PAGE = "dim_page"
+DIM_DEVICE = "dim_device"
+DIM_GEO = "dim_geo"
+DIM_DATE = "dim_date"
+FACT_EVENTS = "fact_events"
+FACT_SESSIONS = "fact_sessions"
+FACT_ORDERS = "fact_orders"
 MV_DAILY_ACTIVE_USERS = "mv_daily_active_users"
+# Temporary views (never published): the change feeds of the SCD Type 1 dimensions.
+PRODUCT_CHANGES = "gold_product_changes"
+PAGE_CHANGES = "gold_page_changes"
+MV_FUNNEL_DAILY = "mv_funnel_daily"
+MV_REVENUE_DAILY = "mv_revenue_daily"
+MV_TOP_PRODUCTS = "mv_top_products"
+MV_SESSION_KPIS = "mv_session_kpis"
 
 # Delta keeps per-file min/max statistics of the first 32 columns in its transaction log, and the
 # log outlives VACUUM: statistics on bronze's raw identifiers (user id, email, ip, raw lines)
@@ -41,6 +58,8 @@ SILVER_TABLE_PROPERTIES: dict[str, str] = {
     "delta.enableChangeDataFeed": "true",
     "delta.dataSkippingStatsColumns": STATS_COLUMNS,
 }
+# Liquid clustering of the event tables: the columns queries filter on (both keep statistics).
+EVENT_CLUSTER_COLUMNS = ("event_type", "event_ts")
 USER_CHANGES_TABLE_PROPERTIES: dict[str, str] = {
     "delta.enableChangeDataFeed": "true",
     "delta.dataSkippingStatsColumns": f"sequence_ts,{_LINEAGE_STATS}",
@@ -121,6 +140,11 @@ class PipelineSettings:
     # An event newer than its file's landing time plus this is quarantined (a wrong clock).
     future_tolerance: str = "1 hour"
     pii_key: str = DEMO_PII_KEY
+    # fact_sessions: a visitor's next event after this much inactivity starts a new session.
+    session_gap: str = "30 minutes"
+    # Local only: cluster (ALTER TABLE … CLUSTER BY + OPTIMIZE) the tables that declare
+    # clustering after each update ("false" skips it; Databricks clusters by itself).
+    liquid_clustering: str = "true"
     # Test-only: names a deliberate bug to inject into a transform ("" = none), so that tests
     # can prove expect_or_fail stops an update. Never set in a real configuration.
     inject_fault: str = ""

@@ -299,3 +299,89 @@ def declare_auto_cdc(
         return spec.compute(spark.read.table(spec.source))
 
     dp.materialized_view(compute_target, name=spec.target, comment=comment)
+
+
+def read_auto_cdc_target(spark: Any, settings: PipelineSettings, spec: AutoCdcSpec) -> DataFrame:
+    """The rows of an AUTO CDC target, for a downstream query (a fact's point-in-time join).
+
+    Databricks: the target table itself (a streaming table, complete when downstream reads it).
+    Locally the target is a materialized view, and the local engine may refresh a materialized
+    view that reads another one before that one is rewritten in the same update (measured), so
+    the reader computes the same rows from the change feed (a streaming table) instead.
+    """
+    if platform_of(settings) == DATABRICKS:
+        return spark.read.table(spec.target)
+    return spec.compute(spark.read.table(spec.source))
+
+
+def declare_change_feed(
+    spark: Any,
+    settings: PipelineSettings,
+    name: str,
+    source: str,
+    changes: Callable[[DataFrame], DataFrame],
+    comment: str | None = None,
+) -> None:
+    """A temporary view ``name`` = ``changes(source)``: the source of an AUTO CDC flow whose
+    columns are not top-level columns of a table (AUTO CDC reads a named dataset).
+
+    Databricks: a streaming view, as AUTO CDC needs. Locally: a batch view, read by the
+    materialized view that stands in for the AUTO CDC target.
+    """
+    from pyspark import pipelines as dp
+
+    if platform_of(settings) == DATABRICKS:
+
+        def streaming() -> DataFrame:
+            return changes(spark.readStream.table(source))
+
+        dp.temporary_view(streaming, name=name, comment=comment)
+        return
+
+    def batch() -> DataFrame:
+        return changes(spark.read.table(source))
+
+    dp.temporary_view(batch, name=name, comment=comment)
+
+
+# Liquid clustering requested by definitions of the running registration (table -> columns).
+_local_clustering: dict[str, tuple[str, ...]] = {}
+
+
+def clustering(settings: PipelineSettings, table: str, columns: Sequence[str]) -> dict[str, Any]:
+    """Keyword arguments that cluster ``table`` by ``columns`` (liquid clustering).
+
+    Databricks: ``cluster_by`` on the dataset. Locally the request is recorded and
+    ``apply_local_clustering`` runs ``ALTER TABLE … CLUSTER BY`` + ``OPTIMIZE`` after the update
+    (open-source Delta keeps the clustering of a pipeline-managed table across refreshes).
+    """
+    if platform_of(settings) == DATABRICKS:
+        return {"cluster_by": list(columns)}
+    _local_clustering[table] = tuple(columns)
+    return {}
+
+
+def reset_local_clustering() -> None:
+    """Forget requests of an earlier registration (called before definitions register)."""
+    _local_clustering.clear()
+
+
+def apply_local_clustering(spark: Any, database: str) -> dict[str, str | None]:
+    """Cluster and optimize the requested tables of ``database``: table -> error or None.
+
+    Non-fatal: the update has already committed its data; a table that cannot be clustered is
+    logged and stays readable as it is.
+    """
+    outcome: dict[str, str | None] = {}
+    for table, columns in sorted(_local_clustering.items()):
+        name = f"`{database}`.`{table}`"
+        try:
+            spark.sql(f"ALTER TABLE {name} CLUSTER BY ({', '.join(columns)})")
+            spark.sql(f"OPTIMIZE {name}")
+            outcome[table] = None
+        except Exception as exc:  # logged: clustering never fails the update
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            log.warning("liquid clustering of %s by %s failed: %s", name, columns, message)
+            outcome[table] = message
+    _local_clustering.clear()
+    return outcome

@@ -59,6 +59,8 @@ class UpdateResult:
     log_events: list[dict[str, Any]] = field(default_factory=list)
     full_refresh: bool = False
     refresh: tuple[str, ...] = ()
+    # Liquid clustering applied after the update: table -> error message, or None when done.
+    clustering: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -252,6 +254,8 @@ class PipelineRunner:
         refresh: Sequence[str],
         on_event: Callable[[RunEvent], None] | None,
     ) -> UpdateResult:
+        from clickstream import platform
+
         spark = self.spark
         result = UpdateResult(update_id=str(uuid.uuid4()), database=self.database)
         spec = self.load_spec()
@@ -283,6 +287,10 @@ class PipelineRunner:
                         emit(event)
                 if not last:
                     faults.reached(faults.UPDATE_STREAMING_TABLES_DONE)
+            # Open-source Delta has no cluster_by on pipeline datasets: the platform module's
+            # bridge clusters the requested tables once their data is committed.
+            if conf.get("clickstream.liquid_clustering", "true").lower() == "true":
+                result.clustering = platform.apply_local_clustering(spark, self.database)
             result.status = "COMPLETED"
         except Exception as exc:
             result.status = "FAILED"
@@ -297,6 +305,7 @@ class PipelineRunner:
         """A new dataflow graph with every definition registered; returns (graph id, registry)."""
         from pyspark.pipelines import cli as sdp
 
+        from clickstream import platform
         from clickstream.observability.lineage import RecordingRegistry
 
         spark = self.spark
@@ -305,6 +314,7 @@ class PipelineRunner:
         )
         registry = RecordingRegistry(spark, graph_id)
         loading_log = io.StringIO()
+        platform.reset_local_clustering()
         with contextlib.redirect_stdout(loading_log):
             sdp.register_definitions(self.spec_path, registry, spec, spark, graph_id)
         if emit is not None:

@@ -114,3 +114,53 @@ def test_invalid_specs_are_refused(kwargs, message):
     }
     with pytest.raises(ValueError, match=message):
         AutoCdcSpec(**{**base, **kwargs})
+
+
+def _bronze_like(spark):
+    """An empty frame of bronze's shape: the v1 columns plus the lineage columns."""
+    from clickstream import contract
+
+    schema = contract.spark_schema()
+    for name, kind in (
+        ("_rescued_data", "string"),
+        ("_corrupt_record", "string"),
+        ("_source_file", "string"),
+        ("_landed_at", "timestamp"),
+        ("_line_number", "integer"),
+        ("_ingested_at", "timestamp"),
+        ("_update_id", "string"),
+    ):
+        schema = schema.add(name, kind)
+    return spark.createDataFrame([], schema)
+
+
+def test_gold_dimension_specs_fit_databricks_and_their_sources(spark):
+    from clickstream.transforms import dims, silver
+
+    bronze = _bronze_like(spark)
+    cases = [
+        (
+            dims.user_spec("dim_user", "silver_user_changes"),
+            silver.user_change_columns(bronze, "k"),
+        ),
+        (dims.product_spec("dim_product", "gold_product_changes"), dims.product_changes(bronze)),
+        (dims.page_spec("dim_page", "gold_page_changes"), dims.page_changes(bronze)),
+    ]
+    for spec, source in cases:
+        bound = inspect.signature(documented_create_auto_cdc_flow).bind(**spec.flow_arguments())
+        # Every listed column and the sequence column exist in the source the flow reads.
+        assert set(bound.arguments["column_list"]) <= set(source.columns), spec.target
+        assert spec.sequence_by in source.columns
+        # The local stand-in computes a table of exactly the declared output shape.
+        assert spec.compute(source).columns == spec.output_columns()
+    user = cases[0][0].flow_arguments()
+    assert user["stored_as_scd_type"] == 2
+    assert user["track_history_column_list"] == ["tier", "country", "marketing_opt_in"]
+    assert cases[0][0].output_columns() == [
+        "user_key",
+        "tier",
+        "country",
+        "marketing_opt_in",
+        "__START_AT",
+        "__END_AT",
+    ]

@@ -24,6 +24,7 @@ def bronze_stream():
     name=platform.published_name(spark, config.SILVER_EVENTS),
     comment="Valid, on-time clickstream events, each event_id once; identifiers are HMAC tokens.",
     table_properties=config.SILVER_TABLE_PROPERTIES,
+    **platform.clustering(settings, config.SILVER_EVENTS, config.EVENT_CLUSTER_COLUMNS),
 )
 @platform.expectations(settings, config.SILVER_EVENTS, rules)
 def silver_events():

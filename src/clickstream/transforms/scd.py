@@ -50,13 +50,15 @@ def _prepare(
     )
     # One row per key and sequence: exact duplicates collapse; for conflicting rows at the same
     # sequence a delete wins, then the greatest values, so the result never depends on arrival.
+    # Only select/where: the Connect server analyses withColumn/drop eagerly, which fails inside
+    # a pipeline flow whose input is another pipeline dataset.
     order = [F.col(_DELETE).desc(), *[F.col(c).desc_nulls_last() for c in columns]]
     rank = F.row_number().over(Window.partitionBy(*keys, _SEQ).orderBy(*order))
     return (
         prepared.where(F.col(_SEQ).isNotNull())
-        .withColumn("__rank", rank)
+        .select(*keys, *columns, _SEQ, _DELETE, rank.alias("__rank"))
         .where("__rank = 1")
-        .drop("__rank")
+        .select(*keys, *columns, _SEQ, _DELETE)
     )
 
 
@@ -71,7 +73,7 @@ def scd_type1(
     prepared = _prepare(changes, keys, sequence_by, columns, apply_as_deletes)
     latest = F.row_number().over(Window.partitionBy(*keys).orderBy(F.col(_SEQ).desc()))
     return (
-        prepared.withColumn("__latest", latest)
+        prepared.select(*keys, *columns, _DELETE, latest.alias("__latest"))
         .where(f"__latest = 1 AND NOT {_DELETE}")
         .select(*keys, *columns)
     )
@@ -95,6 +97,7 @@ def scd_type2(
     if unknown:
         raise ValueError(f"tracked columns {unknown} are not among the columns {list(columns)}")
     prepared = _prepare(changes, keys, sequence_by, columns, apply_as_deletes)
+    base = [*keys, *columns, _SEQ, _DELETE]
     by_sequence = Window.partitionBy(*keys).orderBy(_SEQ)
     previous = [F.lag(F.col(c)).over(by_sequence) for c in tracked]
     previous_delete = F.lag(F.col(_DELETE)).over(by_sequence)
@@ -104,20 +107,21 @@ def scd_type2(
         | previous_delete
         | ~_null_safe_equal([F.col(c) for c in tracked], previous)
     )
+    flagged = prepared.select(*base, opens.alias("__opens"))
     running = by_sequence.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    grouped = prepared.withColumn("__opens", opens).withColumn(
-        "__version", F.sum(F.col("__opens").cast("int")).over(running)
+    grouped = flagged.select(
+        *base, F.sum(F.col("__opens").cast("int")).over(running).alias("__version")
     )
     # Within a version the tracked values are constant; untracked ones come from its last change.
     latest_first = Window.partitionBy(*keys, "__version").orderBy(F.col(_SEQ).desc())
-    versions = (
-        grouped.withColumn("__last", F.row_number().over(latest_first))
-        .withColumn(START_AT, F.min(_SEQ).over(Window.partitionBy(*keys, "__version")))
-        .where("__last = 1")
-    )
+    versions = grouped.select(
+        *base,
+        F.row_number().over(latest_first).alias("__last"),
+        F.min(_SEQ).over(Window.partitionBy(*keys, "__version")).alias(START_AT),
+    ).where("__last = 1")
     next_start = F.lead(F.col(START_AT)).over(Window.partitionBy(*keys).orderBy(START_AT))
     return (
-        versions.withColumn(END_AT, next_start)
+        versions.select(*keys, *columns, _DELETE, START_AT, next_start.alias(END_AT))
         .where(~F.col(_DELETE))
         .select(*keys, *columns, START_AT, END_AT)
     )
