@@ -130,6 +130,28 @@ class Lab:
         self.lakehouse.close()
 
 
+# Columns that differ between two runs of the same files by design.
+PER_RUN_COLUMNS = frozenset({"_ingested_at", "_update_id"})
+
+
+def same_rows(left: Any, right: Any) -> bool:
+    """Whether two DataFrames hold exactly the same rows (as multisets), per-run columns aside.
+
+    ``_corrupt_record`` is compared as bytes: a line that is not UTF-8 must match byte for byte.
+    """
+    columns = sorted(c for c in left.columns if c not in PER_RUN_COLUMNS)
+    if columns != sorted(c for c in right.columns if c not in PER_RUN_COLUMNS):
+        return False
+
+    def comparable(df: Any) -> Any:
+        return df.select(
+            *(df[c].cast("binary").alias(c) if c == "_corrupt_record" else df[c] for c in columns)
+        )
+
+    a, b = comparable(left), comparable(right)
+    return a.count() == b.count() and a.exceptAll(b).isEmpty() and b.exceptAll(a).isEmpty()
+
+
 def quiet() -> None:
     """Keep notebook outputs to what the notebook shows: no client-side Spark chatter."""
     import warnings
@@ -232,6 +254,18 @@ def _expected(exercise: str, lab: Any) -> Any:
         for rules in lab.sql("SELECT failed_rules FROM silver_quarantine")["failed_rules"]:
             counts.update(rules)
         return dict(counts)
+    if exercise == "04":
+        changes = lab.sql("SELECT user_key, sequence_ts, tier FROM silver_user_changes")
+        latest = changes.sort_values("sequence_ts").groupby("user_key").tail(1)
+        return int((latest["tier"] == "gold").sum())
+    if exercise == "05":
+        orders = lab.sql(
+            "SELECT DISTINCT properties.order_id, properties.revenue FROM silver_events "
+            "WHERE event_type = 'purchase'"
+        )
+        return round(float(orders["revenue"].astype(float).sum()), 2)
+    if exercise == "06":
+        return len(lab.updates)
     if exercise == "07":
         import yaml
 
@@ -242,11 +276,13 @@ def _expected(exercise: str, lab: Any) -> Any:
 
 def _normalise(exercise: str, lab: Any, answer: Any) -> Any:
     """A learner's answer in the shape `_expected` returns (SQL answers are run first)."""
-    if exercise in ("02", "03") and isinstance(answer, str):
+    if exercise in ("02", "03", "04", "05", "06") and isinstance(answer, str):
         frame = lab.sql(answer)
-        if exercise == "02":
-            return int(frame.iloc[0, 0])
-        return {str(rule): int(rows) for rule, rows in frame.itertuples(index=False)}
+        if exercise == "03":
+            return {str(rule): int(rows) for rule, rows in frame.itertuples(index=False)}
+        if exercise == "05":
+            return round(float(frame.iloc[0, 0]), 2)
+        return int(frame.iloc[0, 0])
     if exercise == "00" and isinstance(answer, list | tuple):
         return tuple(answer)
     if exercise == "07" and isinstance(answer, list | tuple | set):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,8 @@ def lab(shared_settings, shared_server):
     lab = teaching.start("90_solutions", settings=shared_settings)
     lab.produce(events=900, seed=42, batches=2, max_events_per_file=300)
     assert lab.run().ok
+    lab.produce(events=300, seed=43, start=teaching.LAB_START + timedelta(hours=6))
+    assert lab.run().ok
     yield lab
     lab.close()
 
@@ -46,6 +49,10 @@ WRONG = {
     "01": 0,
     "02": "SELECT count(*) FROM bronze_events",
     "03": "SELECT 'has_event_id' AS rule, 1 AS rows",
+    # Off by one: right query shape, wrong number.
+    "04": "SELECT count(*) + 1 FROM dim_user WHERE __END_AT IS NULL AND tier = 'gold'",
+    "05": "SELECT sum(revenue) + 1 FROM mv_revenue_daily",
+    "06": "SELECT count(DISTINCT origin.update_id) + 1 FROM pipeline_event_log",
     "07": ["dev"],
 }
 

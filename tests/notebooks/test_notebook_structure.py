@@ -27,6 +27,15 @@ CONCEPT_EVIDENCE = {
     "deduplication": r"duplicate",
     "sha256-pii": r"\b[0-9a-f]{64}\b",
     "accounting": r"identity_holds\s+True",
+    "scd2": r"__END_AT[\s\S]*\d{2}:\d{2}:\d{2}(\.\d+)?\s+2026-\d{2}-\d{2} \d{2}:\d{2}",
+    "scd1": r"'stored_as_scd_type': 1",
+    "star-schema": r"version_valid_from",
+    "liquid-clustering": r"fact_events\s+\[date_key, event_type\]",
+    "materialized-views": r"@dp\.materialized_view",
+    "event-log": r"flow_progress",
+    "lineage": r"bronze_events =stream=> silver_events",
+    "time-travel": r"after_first_update",
+    "exactly-once": r"silver_events\s+\d+ rows, equal to the uninterrupted run: True",
     "bundles": r"target dev: mode=development",
 }
 
@@ -102,6 +111,8 @@ def test_each_concept_is_shown_by_a_tagged_cell(concept: str) -> None:
     cells = tagged_cells().get(concept)
     assert cells, f"no cell is tagged concept:{concept}"
     assert any(re.search(CONCEPT_EVIDENCE[concept], output_text(c)) for _, c in cells), concept
+    if concept == "exactly-once":
+        assert all("uninterrupted run: False" not in output_text(c) for _, c in cells)
     # The README's concept map points at the notebook that shows it.
     notebook = cells[0][0]
     assert re.search(rf"\|\s*{re.escape(concept)}\s*\|[^\n]*{notebook}", README), concept
