@@ -1,0 +1,139 @@
+"""The benchmark harness at tiny scale on the shared test server: its correctness, never speed.
+
+One harness run (module fixture) serves every assertion: the results document carries every key
+the issue names, the floor and both ingestion paths saw every landed line, the hand-written
+streaming job and the pipeline hold the same silver rows, and the scaling fit gives numbers.
+Freshness (a live producer) is skipped here; its arithmetic is checked on plain numbers below.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from benchmarks import readme_table
+from benchmarks.run import (
+    REQUIRED_KEYS,
+    STREAMING_TABLES,
+    BenchConfig,
+    growth_exponent,
+    linear_fit,
+    percentile,
+    run_benchmarks,
+    write_results,
+)
+
+# Columns that differ between any two runs of the same files by design.
+PER_RUN_COLUMNS = {"_ingested_at", "_update_id"}
+# 50, 150 and 500 events: one landed file each.
+SMOKE = BenchConfig(
+    scale=0.0005, fresh_full_pipeline=False, freshness=False, database_prefix="t_bench"
+)
+
+
+@pytest.fixture(scope="module")
+def results(lakehouse, shared_settings, tmp_path_factory):
+    document = run_benchmarks(SMOKE, lakehouse=lakehouse, work=shared_settings.home / "bench")
+    # What make bench writes, read back: the document must survive JSON.
+    path = tmp_path_factory.mktemp("bench") / "results.json"
+    write_results(document, path)
+    return json.loads(path.read_text())
+
+
+@pytest.mark.spark
+def test_every_key_is_present(results):
+    missing = [key for key in REQUIRED_KEYS if key not in results]
+    assert missing == []
+    assert results["git_sha"]
+    for key in ("cores", "ram_gb", "cpu_model", "python", "java", "spark", "delta_spark"):
+        assert results["machine"][key], key
+    assert results["raw"]["sizes"] == [50, 150, 500]
+    # Freshness was skipped: said so, not invented.
+    assert results["raw"]["freshness"] == {"skipped": True}
+    assert results["freshness_p50_s"] is None and results["freshness_p95_s"] is None
+    measured = [k for k in REQUIRED_KEYS if not k.startswith("freshness_")]
+    assert [k for k in measured if not isinstance(results[k], int | float)] in (
+        [],
+        ["growth_exponent"],
+    )
+    assert results["peak_rss_mb"] > 0
+
+
+@pytest.mark.spark
+def test_every_landed_line_reaches_floor_and_both_bronzes(results):
+    for size in ("50", "500"):
+        case = results["raw"]["ingestion"][size]
+        lines = results["raw"]["produced"][size]["events"]  # the producer writes one event a line
+        assert case["floor"]["rows"]["floor_events"] == lines
+        assert case["handwritten"]["rows"]["bronze_events"] == lines
+        assert case["pipeline"]["rows"]["bronze_events"] == lines
+
+
+@pytest.mark.spark
+def test_handwritten_counts_equal_the_pipeline(results):
+    for size in ("50", "500"):
+        case = results["raw"]["ingestion"][size]
+        assert case["handwritten"]["rows"] == case["pipeline"]["rows"]
+        assert set(case["pipeline"]["rows"]) == set(STREAMING_TABLES)
+        assert case["pipeline"]["rows"]["silver_events"] > 0
+
+
+@pytest.mark.spark
+def test_handwritten_silver_rows_equal_the_pipeline(results, spark):
+    case = results["raw"]["ingestion"]["500"]
+    for table in STREAMING_TABLES:
+        hand = spark.read.table(f"`{case['handwritten']['database']}`.{table}")
+        pipe = spark.read.table(f"`{case['pipeline']['database']}`.{table}")
+        columns = [c for c in pipe.columns if c not in PER_RUN_COLUMNS]
+        assert sorted(hand.columns) == sorted(pipe.columns), table
+        assertDataFrameEqual(hand.select(columns), pipe.select(columns))
+
+
+@pytest.mark.spark
+def test_incremental_adds_the_extra_events(results):
+    inc = results["raw"]["incremental"]
+    before = results["raw"]["ingestion"]["500"]["pipeline"]["rows"]["bronze_events"]
+    assert inc["rows_after_incremental"]["bronze_events"] == before + inc["incremental_events"]
+    assert inc["views"], "the pipeline has materialized views to refresh"
+    assert results["raw"]["pipeline_updates"] == 5
+
+
+@pytest.mark.spark
+def test_fit_numbers_are_finite(results):
+    assert math.isfinite(results["fixed_cost_s"])
+    assert math.isfinite(results["per_event_us"])
+    k = results["growth_exponent"]
+    # At 50-500 events the fixed cost swamps the variable part; then the harness says so.
+    assert (k is not None and math.isfinite(k)) or "note" in results["raw"]["scaling"]
+
+
+@pytest.mark.spark
+def test_readme_table_renders_every_metric(results):
+    text = readme_table.update(f"a\n{readme_table.BEGIN}\nold\n{readme_table.END}\nb\n", results)
+    assert text.startswith(f"a\n{readme_table.BEGIN}\n| metric |")
+    assert text.endswith(f"{readme_table.END}\nb\n")
+    assert "old" not in text
+    for key, _, _ in readme_table.ROWS:
+        assert f"`{key}`" in text
+
+
+def test_linear_fit_and_exponent_recover_known_numbers():
+    ns = [100_000, 300_000, 1_000_000]
+    ts = [12.0 + 3e-5 * n for n in ns]  # a = 12 s, b = 30 µs per event, k = 1
+    a, b = linear_fit(ns, ts)
+    assert a == pytest.approx(12.0)
+    assert b == pytest.approx(3e-5)
+    assert growth_exponent(ns, ts, a) == pytest.approx(1.0)
+    quadratic = [5.0 + 1e-9 * n**2 for n in ns]
+    assert growth_exponent(ns, quadratic, 5.0) == pytest.approx(2.0)
+    assert growth_exponent(ns, [1.0, 1.0, 1.0], 1.0) is None
+
+
+def test_percentiles_interpolate_between_ranks():
+    values = [4.0, 1.0, 3.0, 2.0, 5.0]
+    assert percentile(values, 50) == 3.0
+    assert percentile(values, 95) == pytest.approx(4.8)
+    assert percentile([7.0], 95) == 7.0
