@@ -125,10 +125,12 @@ def test_fit_numbers_are_finite(results):
 
 @pytest.mark.spark
 def test_readme_table_renders_every_metric(results):
-    text = readme_table.update(f"a\n{readme_table.BEGIN}\nold\n{readme_table.END}\nb\n", results)
+    text = readme_table.update(
+        f"a\n{readme_table.BEGIN}\nPREVIOUS TABLE\n{readme_table.END}\nb\n", results
+    )
     assert text.startswith(f"a\n{readme_table.BEGIN}\n| metric |")
     assert text.endswith(f"{readme_table.END}\nb\n")
-    assert "old" not in text
+    assert "PREVIOUS TABLE" not in text
     for key, _, _ in readme_table.ROWS:
         assert f"`{key}`" in text
 
