@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import handwritten, producer_bench
+from benchmarks import handwritten, producer_bench, profile
 from clickstream.config import LocalSettings, PipelineSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -323,7 +323,9 @@ def producer_case(bench: Bench, size: int, produced_s: float) -> dict[str, Any]:
     }
 
 
-def ingestion_case(bench: Bench, size: int, with_baselines: bool) -> dict[str, Any]:
+def ingestion_case(
+    bench: Bench, size: int, with_baselines: bool, profiled: bool = False
+) -> dict[str, Any]:
     """Bronze + silver through the pipeline; on comparison sizes also the floor and by hand."""
     landing = bench.landing(f"n{size}")
     case: dict[str, Any] = {"events": size}
@@ -352,6 +354,12 @@ def ingestion_case(bench: Bench, size: int, with_baselines: bool) -> dict[str, A
         "database": database,
     }
     case["_lineage"] = run["result"].lineage
+    if profiled:
+        # Spark's event log: per streaming query, batches, rows and milliseconds by step.
+        events = bench.lakehouse.settings.spark_events
+        case["pipeline"]["profile"] = profile.query_profile(events, database)
+        if with_baselines:
+            case["handwritten"]["profile"] = profile.query_profile(events, hw_db)
     return case
 
 
@@ -562,7 +570,10 @@ def _run_cases(bench: Bench) -> dict[str, Any]:
     producer = producer_case(bench, largest, produced[largest]["seconds"])
 
     compared = {largest, small} if config.baselines_on_smallest else {largest}
-    ingestion = {size: ingestion_case(bench, size, size in compared) for size in sizes}
+    ingestion = {
+        size: ingestion_case(bench, size, size in compared, profiled=size == largest)
+        for size in sizes
+    }
     incremental = full_and_incremental_case(bench, largest, ingestion[largest])
     for case in ingestion.values():
         case.pop("_lineage", None)

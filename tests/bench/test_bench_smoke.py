@@ -153,3 +153,16 @@ def test_percentiles_interpolate_between_ranks():
     assert percentile(values, 50) == 3.0
     assert percentile(values, 95) == pytest.approx(4.8)
     assert percentile([7.0], 95) == 7.0
+
+
+@pytest.mark.spark
+def test_profiles_cover_every_streaming_query(results):
+    case = results["raw"]["ingestion"][str(LARGE)]
+    pipeline = case["pipeline"]["profile"]
+    assert {name.split(".")[-1] for name in pipeline} == set(STREAMING_TABLES)
+    prefix = f"handwritten_{case['handwritten']['database']}_"
+    hand = case["handwritten"]["profile"]
+    assert {name.removeprefix(prefix) for name in hand} == set(STREAMING_TABLES)
+    for entry in (*pipeline.values(), *hand.values()):
+        assert entry["batches"] >= 1
+        assert entry["ms"]["triggerExecution"] >= entry["ms"]["addBatch"] >= 0
