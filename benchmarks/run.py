@@ -602,6 +602,17 @@ def _run_cases(bench: Bench) -> dict[str, Any]:
         "freshness_p95_s": freshness["p95_s"] if freshness else None,
         "peak_rss_mb": None,
         "pipeline_events_per_s": {str(n): n / ingestion[n]["pipeline"]["seconds"] for n in sizes},
+        "ratios_by_size": {
+            str(n): {
+                "pipeline_vs_floor": ratio(
+                    ingestion[n]["floor"]["seconds"], ingestion[n]["pipeline"]["seconds"]
+                ),
+                "pipeline_vs_handwritten": ratio(
+                    ingestion[n]["handwritten"]["seconds"], ingestion[n]["pipeline"]["seconds"]
+                ),
+            }
+            for n in sorted(compared)
+        },
         "full_pipeline_s": incremental["full_pipeline_s"],
         "gold_refresh_s": incremental["gold_refresh_s"],
         "raw": {
