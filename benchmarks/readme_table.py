@@ -43,7 +43,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("gold_refresh_s", "gold refresh after the incremental update (s)", "{:.1f}"),
     ("freshness_p50_s", "landing → queryable in silver, p50 (s)", "{:.1f}"),
     ("freshness_p95_s", "landing → queryable in silver, p95 (s)", "{:.1f}"),
-    ("peak_rss_mb", "peak RSS, Python + JVM (MB)", "{:,.0f}"),
+    ("peak_rss_mb", "peak memory of Python + JVM + workers, PSS (MB)", "{:,.0f}"),
 )
 
 

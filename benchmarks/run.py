@@ -137,8 +137,13 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 class MemorySampler:
-    """Peak resident memory of this Python process plus its children (the in-process JVM and
-    Spark's Python workers) and any extra process given (a shared server's JVM), sampled."""
+    """Peak memory of this Python process plus its children (the in-process JVM and Spark's
+    Python workers) and any extra process given (a shared server's JVM), sampled.
+
+    Each sample sums the processes' PSS (resident memory with shared pages split between the
+    processes sharing them): a plain RSS sum counts a page twice when the JVM forks a worker,
+    whose RSS briefly equals the JVM's. Where PSS is unreadable, RSS is used.
+    """
 
     def __init__(self, extra_pids: Sequence[int] = (), interval_s: float = 0.25) -> None:
         import psutil
@@ -149,10 +154,10 @@ class MemorySampler:
             with contextlib.suppress(psutil.Error):
                 self._roots.append(psutil.Process(pid))
         self.interval_s = interval_s
-        self.peak_bytes = 0
-        self.hwm_bytes: dict[int, int] = {}
+        # Peaks of the total and of each kind of process (python, jvm, workers).
+        self.peaks: dict[str, int] = {"total": 0, "python": 0, "jvm": 0, "workers": 0}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="memory-sampler", daemon=True)
 
     def _tree(self) -> list[Any]:
         seen: dict[int, Any] = {}
@@ -162,16 +167,29 @@ class MemorySampler:
                     seen[proc.pid] = proc
         return list(seen.values())
 
-    def sample(self) -> None:
-        total = 0
-        for proc in self._tree():
+    def _kind(self, proc: Any) -> str:
+        if proc.pid == os.getpid():
+            return "python"
+        with contextlib.suppress(self._psutil.Error):
+            if proc.name() == "java":
+                return "jvm"
+        return "workers"
+
+    def _memory(self, proc: Any) -> int:
+        try:
+            return int(proc.memory_full_info().pss)
+        except (self._psutil.Error, AttributeError):
             with contextlib.suppress(self._psutil.Error):
-                total += proc.memory_info().rss
-            # The kernel's own per-process peak, for processes still alive at sampling time.
-            hwm = _vm_hwm(proc.pid)
-            if hwm:
-                self.hwm_bytes[proc.pid] = max(hwm, self.hwm_bytes.get(proc.pid, 0))
-        self.peak_bytes = max(self.peak_bytes, total)
+                return int(proc.memory_info().rss)
+        return 0
+
+    def sample(self) -> None:
+        totals = {"python": 0, "jvm": 0, "workers": 0}
+        for proc in self._tree():
+            totals[self._kind(proc)] += self._memory(proc)
+        totals["total"] = sum(totals.values())
+        for kind, value in totals.items():
+            self.peaks[kind] = max(self.peaks[kind], value)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -186,16 +204,6 @@ class MemorySampler:
         self._stop.set()
         self._thread.join()
         self.sample()
-
-
-def _vm_hwm(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 # --- machine ------------------------------------------------------------------------------------
@@ -535,14 +543,14 @@ def run_benchmarks(
         sampler.sample()
         document["raw"]["engine_start_s"] = start_s
         document["raw"]["memory"] = {
-            "peak_rss_mb": round(sampler.peak_bytes / 1024**2, 1),
-            "vm_hwm_mb_per_process": {
-                str(pid): round(b / 1024**2, 1) for pid, b in sorted(sampler.hwm_bytes.items())
-            },
-            "scope": "this Python process, its children (JVM, Python workers)"
-            + (", and the shared server's process tree" if lakehouse.mode == "server" else ""),
+            f"peak_{kind}_mb": round(value / 1024**2, 1) for kind, value in sampler.peaks.items()
         }
-        document["peak_rss_mb"] = document["raw"]["memory"]["peak_rss_mb"]
+        document["raw"]["memory"]["method"] = (
+            "sum of PSS, sampled every 0.25 s: this Python process and its children (JVM, "
+            "Python workers)"
+            + (", and the shared server's process tree" if lakehouse.mode == "server" else "")
+        )
+        document["peak_rss_mb"] = document["raw"]["memory"]["peak_total_mb"]
     document["targets"] = _verdicts(document)
     return document
 
