@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,16 @@ def _await(queries: list[Any]) -> None:
             raise RuntimeError(f"streaming query {query.name} failed: {error}")
 
 
+def _create(df: DataFrame, name: str, database: str, properties: dict[str, str]) -> None:
+    """An empty Delta table of ``df``'s shape with the pipeline table's properties (statistics
+    columns, change data feed), so both paths write the same kind of table."""
+    table = f"`{database}`.{name}"
+    df.limit(0).write.format("delta").mode("overwrite").saveAsTable(table)
+    listed = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
+    spark = df.sparkSession
+    spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ({listed})")
+
+
 def _sink(df: DataFrame, name: str, database: str, checkpoints: Path) -> Any:
     return (
         df.writeStream.format("delta")
@@ -65,20 +76,9 @@ def _sink(df: DataFrame, name: str, database: str, checkpoints: Path) -> Any:
     )
 
 
-def run_handwritten(
-    spark: Any, landing: Path, database: str, checkpoints: Path, settings: PipelineSettings
-) -> dict[str, Any]:
-    """Bronze, then the four silver tables (run side by side), as plain streaming queries."""
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-    rules = quality.silver_rules(settings)
-    key = settings.pii_key
-    late = silver.late_condition(settings.allowed_lateness)
-    valid = silver.valid_condition(rules)
-    bronze_name = f"`{database}`.{config.BRONZE_EVENTS}"
-    began = time.perf_counter()
-
-    files = (
-        spark.readStream.format("text")
+def _landed_files(reader: Any, landing: Path) -> DataFrame:
+    return (
+        reader.format("text")
         .option("wholetext", "true")
         .option("recursiveFileLookup", "true")
         .option("pathGlobFilter", "*.json")
@@ -89,19 +89,24 @@ def run_handwritten(
             F.col("_metadata.file_modification_time").alias("_landed_at"),
         )
     )
-    bronze = ingest.parse_events(ingest.split_lines(files), str(uuid.uuid4()))
-    _await([_sink(bronze, config.BRONZE_EVENTS, database, checkpoints)])
-    bronze_s = time.perf_counter() - began
 
-    def stream() -> DataFrame:
-        return spark.readStream.table(bronze_name)
+
+def silver_outputs(
+    bronze: Callable[[], DataFrame], snapshot: Callable[[], DataFrame], settings: PipelineSettings
+) -> dict[str, DataFrame]:
+    """The four silver tables from bronze rows (``bronze``: a stream, or a batch for the shape)."""
+    rules = quality.silver_rules(settings)
+    key = settings.pii_key
+    late = silver.late_condition(settings.allowed_lateness)
+    valid = silver.valid_condition(rules)
 
     def first_arrivals(where: str) -> DataFrame:
         # Stateless de-duplication against bronze's latest snapshot, as the pipeline does locally.
         condition = f"({where}) AND ({valid})"
-        rows = stream().withWatermark("event_ts", settings.watermark_delay).where(condition)
-        snapshot = spark.read.table(bronze_name).where(condition)
-        return dedup.drop_seen_duplicates(rows, snapshot, "event_id", ARRIVAL_ORDER)
+        rows = bronze().withWatermark("event_ts", settings.watermark_delay).where(condition)
+        return dedup.drop_seen_duplicates(
+            rows, snapshot().where(condition), "event_id", ARRIVAL_ORDER
+        )
 
     events = silver.silver_columns(first_arrivals(f"NOT ({late})"), key)
     for rule in quality.of_action(rules, quality.FAIL):
@@ -112,16 +117,55 @@ def run_handwritten(
                 f"CASE WHEN {rule.condition} THEN true ELSE raise_error('{message}') IS NULL END"
             )
         )
-    outputs = {
+    return {
         config.SILVER_EVENTS: events,
-        config.SILVER_QUARANTINE: silver.quarantine_columns(stream(), rules, key),
+        config.SILVER_QUARANTINE: silver.quarantine_columns(bronze(), rules, key),
         config.SILVER_LATE_EVENTS: silver.silver_columns(
-            stream().where(f"({valid}) AND ({late})"), key
+            bronze().where(f"({valid}) AND ({late})"), key
         ),
         config.SILVER_USER_CHANGES: silver.user_change_columns(
             first_arrivals("event_type = 'profile_update' AND user.user_id IS NOT NULL"), key
         ),
     }
+
+
+TABLE_PROPERTIES: dict[str, dict[str, str]] = {
+    config.BRONZE_EVENTS: config.BRONZE_TABLE_PROPERTIES,
+    config.SILVER_EVENTS: config.SILVER_TABLE_PROPERTIES,
+    config.SILVER_QUARANTINE: config.SILVER_TABLE_PROPERTIES,
+    config.SILVER_LATE_EVENTS: config.SILVER_TABLE_PROPERTIES,
+    config.SILVER_USER_CHANGES: config.USER_CHANGES_TABLE_PROPERTIES,
+}
+
+
+def run_handwritten(
+    spark: Any, landing: Path, database: str, checkpoints: Path, settings: PipelineSettings
+) -> dict[str, Any]:
+    """Bronze, then the four silver tables (run side by side), as plain streaming queries."""
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    bronze_name = f"`{database}`.{config.BRONZE_EVENTS}"
+    update_id = str(uuid.uuid4())
+    began = time.perf_counter()
+
+    def parsed(reader: Any) -> DataFrame:
+        return ingest.parse_events(ingest.split_lines(_landed_files(reader, landing)), update_id)
+
+    _create(
+        parsed(spark.read), config.BRONZE_EVENTS, database, TABLE_PROPERTIES[config.BRONZE_EVENTS]
+    )
+    _await([_sink(parsed(spark.readStream), config.BRONZE_EVENTS, database, checkpoints)])
+    bronze_s = time.perf_counter() - began
+
+    def snapshot() -> DataFrame:
+        return spark.read.table(bronze_name)
+
+    def stream() -> DataFrame:
+        # skipChangeCommits, as the pipeline's silver streams: an erasure on bronze is skipped.
+        return spark.readStream.option(config.SKIP_CHANGE_COMMITS, "true").table(bronze_name)
+
+    for name, df in silver_outputs(snapshot, snapshot, settings).items():
+        _create(df, name, database, TABLE_PROPERTIES[name])
+    outputs = silver_outputs(stream, snapshot, settings)
     _await([_sink(df, name, database, checkpoints) for name, df in outputs.items()])
     seconds = time.perf_counter() - began
     return {
