@@ -4,8 +4,9 @@
   write it once to Delta. No line parsing of our own, no rescue, no silver: the engine's floor.
 * ``handwritten``: the bronze -> silver work of the pipeline written by hand as Structured
   Streaming jobs (``availableNow`` trigger, Delta sinks, checkpoints of their own) on the
-  project's pure transforms, without the declarative layer or the platform module. It produces
-  the same rows as the pipeline's streaming tables, which the smoke test checks.
+  project's pure transforms, without the declarative layer or the platform module, then the
+  same liquid clustering (``ALTER TABLE … CLUSTER BY`` + ``OPTIMIZE``) the local runner applies.
+  It produces the same rows as the pipeline's streaming tables, which the smoke test checks.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ def silver_outputs(
     }
 
 
+# The tables the pipeline declares clustered (platform.clustering in bronze.py and silver.py).
+CLUSTERED_TABLES = (config.BRONZE_EVENTS, config.SILVER_EVENTS)
 TABLE_PROPERTIES: dict[str, dict[str, str]] = {
     config.BRONZE_EVENTS: config.BRONZE_TABLE_PROPERTIES,
     config.SILVER_EVENTS: config.SILVER_TABLE_PROPERTIES,
@@ -167,10 +170,17 @@ def run_handwritten(
         _create(df, name, database, TABLE_PROPERTIES[name])
     outputs = silver_outputs(stream, snapshot, settings)
     _await([_sink(df, name, database, checkpoints) for name, df in outputs.items()])
+    streams_s = time.perf_counter() - began
+    # The same liquid clustering the pipeline's runner applies after each local update.
+    for name in CLUSTERED_TABLES:
+        table = f"`{database}`.`{name}`"
+        spark.sql(f"ALTER TABLE {table} CLUSTER BY ({', '.join(config.EVENT_CLUSTER_COLUMNS)})")
+        spark.sql(f"OPTIMIZE {table}")
     seconds = time.perf_counter() - began
     return {
         "seconds": seconds,
         "bronze_seconds": bronze_s,
+        "clustering_seconds": seconds - streams_s,
         "database": database,
         "rows": count_rows(spark, database, STREAMING_TABLES),
     }

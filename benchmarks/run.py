@@ -358,6 +358,7 @@ def ingestion_case(
     case["pipeline"] = {
         "seconds": run["seconds"],
         "update_id": run["update_id"],
+        "clustering": run["result"].clustering,
         "rows": bench.count(database, STREAMING_TABLES),
         "database": database,
     }
