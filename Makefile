@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv demo test lint bench soak lab notebooks clean constraints
+.PHONY: venv demo test lint bench bench-smoke soak lab notebooks clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v java >/dev/null || { echo "Java 17+ is required (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -31,8 +31,13 @@ node_modules/.bin/azurite: package.json package-lock.json
 test: venv lint node_modules/.bin/azurite
 	$(PY) -m pytest
 
+# Every benchmark case in one process, then the README's table from benchmarks/results.json.
 bench: venv
 	$(PY) -m benchmarks
+	$(PY) -m benchmarks.readme_table
+
+bench-smoke: venv
+	$(PY) -m pytest tests/bench -q
 
 soak: venv
 	$(PY) -m pytest -m soak tests/reliability

@@ -1,10 +1,10 @@
-"""``python -m benchmarks``: runs the benchmarks and prints their tables.
+"""``python -m benchmarks``: the whole harness (benchmarks.run), results in benchmarks/results.json.
 
-For now that is the producer's throughput against a naive generator (see producer_bench).
+The producer comparison alone: ``python -m benchmarks.producer_bench``.
 """
 
 import sys
 
-from benchmarks import producer_bench
+from benchmarks import run
 
-sys.exit(producer_bench.main(sys.argv[1:]))
+sys.exit(run.main(sys.argv[1:]))

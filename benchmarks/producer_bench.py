@@ -5,9 +5,9 @@ few random values, ``json.dumps`` per event, written to files of the same size. 
 sessions and injects no defects, so the producer pays for realism; the target is a producer
 throughput of at least 0.7 times the naive one.
 
-    python -m benchmarks                 # 200,000 events each
-    python -m benchmarks --full          # 1,000,000 events each
-    python -m benchmarks --events 50000 --repeat 3 --check
+    python -m benchmarks.producer_bench              # 200,000 events each
+    python -m benchmarks.producer_bench --full       # 1,000,000 events each
+    python -m benchmarks.producer_bench --events 50000 --repeat 3 --check
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def measure(events: int, repeat: int = 1) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog="python -m benchmarks.producer_bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -151,3 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
     print(f"ratio producer/naive: {ratio:.2f} ({verdict} the {TARGET_RATIO} target)")
     return 1 if args.check and ratio < TARGET_RATIO else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,53 @@
+"""Where a streaming run's time goes, from Spark's own event log (plain JSON lines).
+
+Every micro-batch of every streaming query (a pipeline flow, or a hand-written query) logs a
+``QueryProgressEvent`` with the query's name and its ``durationMs`` by step (``addBatch`` is the
+write, ``queryPlanning``, ``getBatch``, ``latestOffset``, ``walCommit``, ``commitOffsets`` the
+bookkeeping around it). Summed per query they show which flow, and which step, costs the time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+PROGRESS_EVENT = "org.apache.spark.sql.streaming.StreamingQueryListener$QueryProgressEvent"
+
+
+def progress_events(event_log_dir: Path) -> Iterable[dict[str, Any]]:
+    """Every streaming progress of every application logged below ``event_log_dir``."""
+    for path in sorted(event_log_dir.rglob("events_*")):
+        if path.name.endswith(".crc"):
+            continue
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                # Cheap pre-filter: the log is mostly task and stage events.
+                if "QueryProgressEvent" not in line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:  # a line still being written
+                    continue
+                if event.get("Event") == PROGRESS_EVENT:
+                    yield event["progress"]
+
+
+def query_profile(event_log_dir: Path, database: str) -> dict[str, dict[str, Any]]:
+    """Per streaming query of ``database``: batches, input rows, and milliseconds by step."""
+    queries: dict[str, dict[str, Any]] = {}
+    for progress in progress_events(event_log_dir):
+        name = progress.get("name") or ""
+        if f".{database}." not in f".{name}." and f"_{database}_" not in name:
+            continue
+        entry = queries.setdefault(name, {"batches": 0, "input_rows": 0, "ms": {}})
+        rows = sum(max(0, s.get("numInputRows") or 0) for s in progress.get("sources", []))
+        if rows == 0:
+            # Empty batches (e.g. after a table-property commit) still cost their bookkeeping.
+            entry["empty_batches"] = entry.get("empty_batches", 0) + 1
+        entry["batches"] += 1
+        entry["input_rows"] += rows
+        for step, ms in (progress.get("durationMs") or {}).items():
+            entry["ms"][step] = entry["ms"].get(step, 0) + int(ms)
+    return queries

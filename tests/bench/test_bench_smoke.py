@@ -1,0 +1,168 @@
+"""The benchmark harness at tiny scale on the shared test server: its correctness, never speed.
+
+One harness run (module fixture) serves every assertion: the results document carries every key
+the issue names, the floor and both ingestion paths saw every landed line, the hand-written
+streaming job and the pipeline hold the same silver rows, and the scaling fit gives numbers.
+Freshness (a live producer) is skipped here; its arithmetic is checked on plain numbers below.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from benchmarks import readme_table
+from benchmarks.run import (
+    REQUIRED_KEYS,
+    STREAMING_TABLES,
+    BenchConfig,
+    growth_exponent,
+    linear_fit,
+    percentile,
+    run_benchmarks,
+    write_results,
+)
+
+# Columns that differ between any two runs of the same files by design.
+PER_RUN_COLUMNS = {"_ingested_at", "_update_id"}
+# 60 and 600 events (one landed file each); three pipeline updates: one per size, then the
+# incremental one. Gold, the smallest size's baselines and freshness are left to `make bench`.
+SMALL, LARGE = 60, 600
+SMOKE = BenchConfig(
+    scale=0.0006,
+    sizes=(100_000, 1_000_000),
+    fresh_full_pipeline=False,
+    gold=False,
+    baselines_on_smallest=False,
+    freshness=False,
+    database_prefix="t_bench",
+)
+
+
+@pytest.fixture(scope="module")
+def results(lakehouse, shared_settings, tmp_path_factory):
+    document = run_benchmarks(SMOKE, lakehouse=lakehouse, work=shared_settings.home / "bench")
+    # What make bench writes, read back: the document must survive JSON.
+    path = tmp_path_factory.mktemp("bench") / "results.json"
+    write_results(document, path)
+    return json.loads(path.read_text())
+
+
+@pytest.mark.spark
+def test_every_key_is_present(results):
+    missing = [key for key in REQUIRED_KEYS if key not in results]
+    assert missing == []
+    assert results["git_sha"]
+    for key in ("cores", "ram_gb", "cpu_model", "python", "java", "spark", "delta_spark"):
+        assert results["machine"][key], key
+    assert results["raw"]["sizes"] == [SMALL, LARGE]
+    # Freshness was skipped: said so, not invented.
+    assert results["raw"]["freshness"] == {"skipped": True}
+    assert results["freshness_p50_s"] is None and results["freshness_p95_s"] is None
+    measured = [k for k in REQUIRED_KEYS if not k.startswith("freshness_")]
+    assert [k for k in measured if not isinstance(results[k], int | float)] in (
+        [],
+        ["growth_exponent"],
+    )
+    assert results["peak_rss_mb"] > 0
+
+
+@pytest.mark.spark
+def test_every_landed_line_reaches_floor_and_both_bronzes(results):
+    # The producer writes one event a line; ``rows`` were counted right after each run.
+    for size in (SMALL, LARGE):
+        lines = results["raw"]["produced"][str(size)]["events"]
+        assert lines == size
+        assert results["raw"]["ingestion"][str(size)]["pipeline"]["rows"]["bronze_events"] == lines
+    case = results["raw"]["ingestion"][str(LARGE)]
+    assert case["floor"]["rows"]["floor_events"] == LARGE
+    assert case["handwritten"]["rows"]["bronze_events"] == LARGE
+
+
+@pytest.mark.spark
+def test_handwritten_counts_equal_the_pipeline(results):
+    case = results["raw"]["ingestion"][str(LARGE)]
+    assert case["handwritten"]["rows"] == case["pipeline"]["rows"]
+    assert set(case["pipeline"]["rows"]) == set(STREAMING_TABLES)
+    assert case["pipeline"]["rows"]["silver_events"] > 0
+
+
+@pytest.mark.spark
+def test_handwritten_silver_rows_equal_the_pipeline(results, spark):
+    case = results["raw"]["ingestion"][str(LARGE)]
+    # The incremental case later landed more files into the pipeline's database: compare the
+    # rows of the first update (every row carries the update that ingested it).
+    first_update = case["pipeline"]["update_id"]
+    for table in STREAMING_TABLES:
+        hand = spark.read.table(f"`{case['handwritten']['database']}`.{table}")
+        pipe = spark.read.table(f"`{case['pipeline']['database']}`.{table}")
+        pipe = pipe.where(pipe["_update_id"] == first_update)
+        columns = [c for c in pipe.columns if c not in PER_RUN_COLUMNS]
+        assert sorted(hand.columns) == sorted(pipe.columns), table
+        assertDataFrameEqual(hand.select(columns), pipe.select(columns))
+
+
+@pytest.mark.spark
+def test_incremental_adds_the_extra_events(results):
+    inc = results["raw"]["incremental"]
+    before = results["raw"]["ingestion"][str(LARGE)]["pipeline"]["rows"]["bronze_events"]
+    assert inc["rows_after_incremental"]["bronze_events"] == before + inc["incremental_events"]
+    assert inc["incremental_events"] == round(LARGE * SMOKE.incremental_share)
+    assert results["raw"]["pipeline_updates"] == 3
+
+
+@pytest.mark.spark
+def test_fit_numbers_are_finite(results):
+    assert math.isfinite(results["fixed_cost_s"])
+    assert math.isfinite(results["per_event_us"])
+    k = results["growth_exponent"]
+    # Two sizes give no exponent (the harness says so); make bench fits three.
+    assert k is None and "note" in results["raw"]["scaling"]
+
+
+@pytest.mark.spark
+def test_readme_table_renders_every_metric(results):
+    text = readme_table.update(
+        f"a\n{readme_table.BEGIN}\nPREVIOUS TABLE\n{readme_table.END}\nb\n", results
+    )
+    assert text.startswith(f"a\n{readme_table.BEGIN}\n| metric |")
+    assert text.endswith(f"{readme_table.END}\nb\n")
+    assert "PREVIOUS TABLE" not in text
+    for key, _, _ in readme_table.ROWS:
+        assert f"`{key}`" in text
+
+
+def test_linear_fit_and_exponent_recover_known_numbers():
+    ns = [100_000, 300_000, 1_000_000]
+    ts = [12.0 + 3e-5 * n for n in ns]  # a = 12 s, b = 30 µs per event, k = 1
+    a, b = linear_fit(ns, ts)
+    assert a == pytest.approx(12.0)
+    assert b == pytest.approx(3e-5)
+    assert growth_exponent(ns, ts, a) == pytest.approx(1.0)
+    quadratic = [5.0 + 1e-9 * n**2 for n in ns]
+    assert growth_exponent(ns, quadratic, 5.0) == pytest.approx(2.0)
+    assert growth_exponent(ns, [1.0, 1.0, 1.0], 1.0) is None
+    assert growth_exponent(ns[:2], ts[:2], a) is None
+
+
+def test_percentiles_interpolate_between_ranks():
+    values = [4.0, 1.0, 3.0, 2.0, 5.0]
+    assert percentile(values, 50) == 3.0
+    assert percentile(values, 95) == pytest.approx(4.8)
+    assert percentile([7.0], 95) == 7.0
+
+
+@pytest.mark.spark
+def test_profiles_cover_every_streaming_query(results):
+    case = results["raw"]["ingestion"][str(LARGE)]
+    pipeline = case["pipeline"]["profile"]
+    assert {name.split(".")[-1] for name in pipeline} == set(STREAMING_TABLES)
+    prefix = f"handwritten_{case['handwritten']['database']}_"
+    hand = case["handwritten"]["profile"]
+    assert {name.removeprefix(prefix) for name in hand} == set(STREAMING_TABLES)
+    for entry in (*pipeline.values(), *hand.values()):
+        assert entry["batches"] >= 1
+        assert entry["ms"]["triggerExecution"] >= entry["ms"]["addBatch"] >= 0
