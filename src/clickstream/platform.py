@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,18 +140,28 @@ def deduplicated_stream(
     return dedup.drop_seen_duplicates(stream, snapshot, key, order_columns)
 
 
+_demo_key_warned = False
+
+
 def pii_key(settings: PipelineSettings) -> str:
-    """The pseudonymisation key: the demo key is refused on Databricks and warned about here."""
+    """The pseudonymisation key: the demo key is refused on Databricks and warned about here.
+
+    The warning comes once per process: definitions register twice per update and again on
+    every update, and one line says it all.
+    """
+    global _demo_key_warned
     if settings.pii_key == config.DEMO_PII_KEY:
         if platform_of(settings) == DATABRICKS:
             raise RuntimeError(
                 "the PII key is the repository's demo key: set clickstream.pii_key to "
                 "{{secrets/clickstream/pii-hmac-key}} in the pipeline's configuration"
             )
-        log.warning(
-            "pseudonymising with the demo PII key %r: fine on a laptop, never in production",
-            config.DEMO_PII_KEY,
-        )
+        if not _demo_key_warned:
+            log.warning(
+                "pseudonymising with the demo PII key %r: fine on a laptop, never in production",
+                config.DEMO_PII_KEY,
+            )
+            _demo_key_warned = True
     return settings.pii_key
 
 
@@ -366,14 +376,19 @@ def reset_local_clustering() -> None:
     _local_clustering.clear()
 
 
-def apply_local_clustering(spark: Any, database: str) -> dict[str, str | None]:
+def apply_local_clustering(
+    spark: Any, database: str, tables: Collection[str] | None = None
+) -> dict[str, str | None]:
     """Cluster and optimize the requested tables of ``database``: table -> error or None.
 
+    ``tables``: only these (the datasets the update refreshed); None for every requested one.
     Non-fatal: the update has already committed its data; a table that cannot be clustered is
     logged and stays readable as it is.
     """
     outcome: dict[str, str | None] = {}
     for table, columns in sorted(_local_clustering.items()):
+        if tables is not None and table not in tables:
+            continue
         name = f"`{database}`.`{table}`"
         try:
             spark.sql(f"ALTER TABLE {name} CLUSTER BY ({', '.join(columns)})")

@@ -290,7 +290,10 @@ class PipelineRunner:
             # Open-source Delta has no cluster_by on pipeline datasets: the platform module's
             # bridge clusters the requested tables once their data is committed.
             if conf.get("clickstream.liquid_clustering", "true").lower() == "true":
-                result.clustering = platform.apply_local_clustering(spark, self.database)
+                refreshed = {n for phase in phases for n in (*phase.refresh, *phase.full_refresh)}
+                result.clustering = platform.apply_local_clustering(
+                    spark, self.database, refreshed
+                )
             result.status = "COMPLETED"
         except Exception as exc:
             result.status = "FAILED"

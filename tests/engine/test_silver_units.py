@@ -38,7 +38,8 @@ def test_another_key_gives_other_tokens():
     assert python_hmac(config.DEMO_PII_KEY, "a@example.com") != python_hmac("x", "a@example.com")
 
 
-def test_demo_key_is_refused_on_databricks_and_warned_about_locally(caplog):
+def test_demo_key_is_refused_on_databricks_and_warned_about_locally(caplog, monkeypatch):
+    monkeypatch.setattr(platform, "_demo_key_warned", False)
     on_databricks = PipelineSettings(landing_path="/Volumes/x", platform=platform.DATABRICKS)
     with pytest.raises(RuntimeError, match="demo key"):
         platform.pii_key(on_databricks)
@@ -47,6 +48,10 @@ def test_demo_key_is_refused_on_databricks_and_warned_about_locally(caplog):
     with caplog.at_level(logging.WARNING, logger="clickstream"):
         assert platform.pii_key(SETTINGS) == config.DEMO_PII_KEY
     assert "demo PII key" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="clickstream"):
+        platform.pii_key(SETTINGS)
+    assert "demo PII key" not in caplog.text, "warned once per process"
 
 
 def test_failed_rules_name_every_failing_drop_rule(spark):
