@@ -35,6 +35,8 @@ _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 # Patterns that may carry a secret in an exception text: query strings, keys, signatures, tokens.
 _SECRETS = (
     (re.compile(r"(https?://[^\s?\"']+)\?[^\s\"']*"), r"\1?<redacted>"),
+    # A request line as HTTP client libraries log it: "PUT /container/blob?<SAS> HTTP/1.1".
+    (re.compile(r"(\"[A-Z]+ /[^\s?\"]*)\?[^\s\"]*"), r"\1?<redacted>"),
     (
         re.compile(r"(?i)(AccountKey|SharedAccessSignature|sig|se|sv|token)=[^;&\s\"']+"),
         r"\1=<redacted>",
@@ -45,12 +47,38 @@ _SECRETS = (
 )
 
 
+def scrub(text: str) -> str:
+    """``text`` with anything secret-looking removed."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def redact(text: str) -> str:
     """The first line of ``text`` with anything secret-looking removed, at most 240 chars."""
     line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
-    for pattern, replacement in _SECRETS:
-        line = pattern.sub(replacement, line)
-    return line[:240]
+    return scrub(line)[:240]
+
+
+class _ScrubbingFilter(logging.Filter):
+    """Removes SAS query strings from the HTTP client's debug lines before any handler sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub(record.getMessage()), None
+        return True
+
+
+_SCRUBBER = _ScrubbingFilter()
+# The SDK's own HTTP logging redacts query strings; the transport under it (urllib3) logs each
+# request line, SAS included, at DEBUG.
+_TRANSPORT_LOGGERS = ("urllib3.connectionpool",)
+
+
+def _scrub_transport_logs() -> None:
+    for name in _TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if _SCRUBBER not in logger.filters:
+            logger.addFilter(_SCRUBBER)
 
 
 def _safe_url(url: str) -> str:
@@ -75,6 +103,7 @@ class AzureBlobSink:
         # The SDK logs failed token requests as warnings; with no logging configured Python would
         # print them to stderr next to our one-line error. Configured logging still gets them.
         logging.getLogger("azure").addHandler(logging.NullHandler())
+        _scrub_transport_logs()
         if credential not in CREDENTIALS:
             raise SinkError(f"--credential must be one of {', '.join(CREDENTIALS)}")
         if not container:

@@ -62,13 +62,19 @@ def run_query(spark: Any, sql: str, database: str) -> tuple[list[str], list[tupl
     return columns, rows
 
 
-def table_counts(spark: Any, database: str) -> list[tuple[str, int]]:
-    """Rows per table of ``database``, in name order."""
-    use_database(spark, database)
-    # Views (the event log's monitoring views) are queries, not tables with rows of their own.
-    tables = sorted(
+def stored_tables(spark: Any, database: str) -> list[str]:
+    """The tables of ``database`` that store rows, in name order.
+
+    Views (the event log's monitoring views) are queries, not tables with rows or a history.
+    """
+    return sorted(
         t.name
         for t in spark.catalog.listTables(database)
         if not t.isTemporary and t.tableType != "VIEW"
     )
-    return [(t, spark.table(f"`{database}`.`{t}`").count()) for t in tables]
+
+
+def table_counts(spark: Any, database: str) -> list[tuple[str, int]]:
+    """Rows per table of ``database``, in name order."""
+    use_database(spark, database)
+    return [(t, spark.table(f"`{database}`.`{t}`").count()) for t in stored_tables(spark, database)]

@@ -162,6 +162,8 @@ def quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     # rich's live progress works in a notebook without widgets; don't warn about them.
     warnings.filterwarnings("ignore", message='install "ipywidgets"')
+    # A BI ranking over all rows is meant to be global; Spark warns about any such window.
+    warnings.filterwarnings("ignore", message="WARN WindowExpression")
     # Whole values in tables: truncation would depend on path lengths, not on the data.
     pd.set_option("display.max_colwidth", None)
     pd.set_option("display.width", 200)
@@ -193,14 +195,17 @@ def definition_source(layer: str, dataset: str | None = None) -> str:
     text = (PIPELINE_DIR / f"{layer}.py").read_text()
     if dataset is None:
         return text
-    match = re.search(
-        rf"((?:^@.*\n(?:^[ )].*\n)*)+^def {re.escape(dataset)}\(.*?)(?=^\S|\Z)",
-        text,
-        flags=re.MULTILINE | re.DOTALL,
-    )
-    if match is None:
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(f"def {dataset}(")]
+    if not starts:
         raise KeyError(f"no dataset function {dataset!r} in pipeline/{layer}.py")
-    return match.group(1).rstrip() + "\n"
+    first = last = starts[0]
+    # Up over its decorators (they end at the blank line before them), down over its body.
+    while first > 0 and lines[first - 1].strip():
+        first -= 1
+    while last + 1 < len(lines) and (not lines[last + 1] or lines[last + 1][0] in " \t"):
+        last += 1
+    return "\n".join(lines[first : last + 1]).rstrip() + "\n"
 
 
 def show_definition(layer: str, dataset: str | None = None) -> None:

@@ -17,6 +17,7 @@ from lakehouse_testing import REPO
 from clickstream import config, quality
 from clickstream.config import PipelineSettings
 from clickstream.observability.landing_audit import local_path
+from clickstream.query import stored_tables
 from clickstream.transforms import silver
 from producer.manifest import read_manifest
 
@@ -34,8 +35,8 @@ HOLD = textwrap.dedent(
 
 def counts(spark, database: str) -> dict[str, tuple[int, int]]:
     out = {}
-    for row in spark.sql(f"SHOW TABLES IN `{database}`").collect():
-        name = f"`{database}`.`{row.tableName}`"
+    for table in stored_tables(spark, database):
+        name = f"`{database}`.`{table}`"
         version = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").collect()[0]["version"]
         out[name] = (version, spark.table(name).count())
     return out

@@ -13,6 +13,7 @@ import pytest
 from lakehouse_testing import REPO, run_cli
 
 from clickstream import config
+from clickstream.query import stored_tables
 from producer import produce
 
 PRODUCE = {"events": 30_000, "seed": 77, "max_events_per_file": 3_000}
@@ -83,8 +84,8 @@ def blocked_home(tmp_path_factory) -> Path:
 
 def history(spark, database: str) -> dict[str, list[tuple[int, str]]]:
     out = {}
-    for row in spark.sql(f"SHOW TABLES IN `{database}`").collect():
-        name = f"`{database}`.`{row.tableName}`"
+    for table in stored_tables(spark, database):
+        name = f"`{database}`.`{table}`"
         out[name] = [
             (r["version"], r["operation"])
             for r in spark.sql(f"DESCRIBE HISTORY {name}").select("version", "operation").collect()

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from clickstream import config
+from clickstream.query import stored_tables
 from producer import produce
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -60,7 +61,7 @@ def users_lines(landing: Path, needles: list[str]) -> int:
 
 
 def table_names(spark) -> list[str]:
-    return sorted(r.tableName for r in spark.sql(f"SHOW TABLES IN `{DATABASE}`").collect())
+    return stored_tables(spark, DATABASE)
 
 
 def holding_rows(spark, name: str, user_id: str, email: str, version: int | None = None) -> int:

@@ -160,6 +160,8 @@ def test_azure_sink_never_logs_credentials(credential, azurite, monkeypatch, cap
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection)
     container = azurite.new_container(f"rel-logs-{credential}")
     caplog.set_level(logging.DEBUG)
+    # The HTTP transport under the SDK logs each request line (SAS included) at DEBUG.
+    caplog.set_level(logging.DEBUG, logger="urllib3")
     sink = AzureBlobSink(container=container, credential="connection-string")
     produce(events=50, seed=3, sink=sink, clean=True)
     try:  # a refused write logs too: a second run with other content under the same names
@@ -170,8 +172,11 @@ def test_azure_sink_never_logs_credentials(credential, azurite, monkeypatch, cap
     out, err = capfd.readouterr()
     text = "\n".join([*(r.getMessage() for r in caplog.records), out, err])
     assert any(r.name.startswith("azure") for r in caplog.records), "SDK logging captured"
+    assert any(r.name.startswith("urllib3") for r in caplog.records), "transport captured"
     leaked = [s for s in secrets if s in text]
     leaked += [m.group(0) for m in re.finditer(r"SharedKey [^\s'\"]+:[^\s'\"]+", text)]
+    # Any signature value, however encoded, that is not the SDK's REDACTED marker.
+    leaked += re.findall(r"\bsig=(?!REDACTED\b|<redacted>)[^&\s\"']+", text)
     tally.leaks_found += len(leaked)
     tally.faults_injected += 1
     assert leaked == []
