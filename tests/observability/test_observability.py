@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from clickstream import config
+from clickstream.observability.report import cell as report_cell
 from clickstream.transforms.silver import FAULT_NULL_LINEAGE
 from producer import produce
 
@@ -342,21 +343,11 @@ class ReportParser(HTMLParser):
             self.text.append(data)
 
 
-def shown(value) -> str:
-    """The report's printing of a value, for the expected rows."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
 
 
 def rows_of(records, *columns) -> list[list[str]]:
-    return [[shown(r[c]) for c in columns] for r in records]
+    # The numbers come from the tables; only their printing is the report's own.
+    return [[report_cell(r[c]) for c in columns] for r in records]
 
 
 @pytest.fixture(scope="module")
