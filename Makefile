@@ -45,7 +45,10 @@ soak: venv
 lab: venv
 	$(PY) -m pip install -q -c constraints.txt -e ".[local,azure,databricks,dev,lab]"
 	$(PY) -m ipykernel install --sys-prefix --name lakeflow-clickstream --display-name "Lakeflow Clickstream"
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
+
+# Jupyter refuses root unless told; containers and CI images often run as root.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Re-record the notebooks' committed outputs after a change to the pipeline or the notebooks.
 notebooks: venv

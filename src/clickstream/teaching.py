@@ -59,9 +59,16 @@ class Lab:
     lakehouse: Any
     updates: list[Any] = field(default_factory=list)
 
+    # The local engine (the workspace lab, teaching_workspace.WorkspaceLab, says False).
+    local = True
+
     @property
     def spark(self) -> Any:
         return self.lakehouse.spark
+
+    def table(self, name: str) -> str:
+        """The name to query ``name`` by from anywhere: ``nb03.silver_events``."""
+        return f"{self.database}.{name}"
 
     def produce(self, events: int, seed: int = 42, **options: Any) -> Any:
         """Land ``events`` lines of clickstream with the real producer (deterministic)."""
@@ -115,7 +122,7 @@ class Lab:
         """DESCRIBE HISTORY of one table: version, operation and rows written, oldest first."""
         from pyspark.sql import functions as F
 
-        history = self.spark.sql(f"DESCRIBE HISTORY `{self.database}`.`{table}`")
+        history = self.spark.sql(f"DESCRIBE HISTORY {self.table(table)}")
         return (
             history.select(
                 "version",
@@ -169,11 +176,18 @@ def quiet() -> None:
     pd.set_option("display.width", 200)
 
 
-def start(notebook: str, settings: LocalSettings | None = None) -> Lab:
-    """A fresh lab for ``notebook``: its database dropped, its landing and checkpoints emptied."""
+def start(notebook: str, settings: LocalSettings | None = None) -> Any:
+    """A fresh lab for ``notebook``: its database dropped, its landing and checkpoints emptied.
+
+    In a Databricks workspace it is the deployed pipeline's lab instead (nothing is reset).
+    """
+    quiet()
+    if on_databricks():
+        from clickstream import teaching_workspace
+
+        return teaching_workspace.start(notebook, PROJECT_ROOT)
     from clickstream.engine import Lakehouse
 
-    quiet()
     settings = settings or LocalSettings.from_env()
     database = database_for(notebook)
     lakehouse = Lakehouse.open(settings)

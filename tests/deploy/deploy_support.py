@@ -79,6 +79,8 @@ class FakeWorkspace:
     # (method, path regex) -> (HTTP status, error_code, message), answered instead.
     failures: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
+    # The pipeline's settings as GET /pipelines/{id} returns them under "spec" (None: omitted).
+    pipeline_spec: dict[str, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- set-up helpers
@@ -188,13 +190,16 @@ class FakeWorkspace:
         ]
         state = "FAILED" if latest and latest[0]["state"] == "FAILED" else "IDLE"
         health = "UNHEALTHY" if state == "FAILED" else "HEALTHY"
-        return {
+        answer = {
             "pipeline_id": pipeline_id,
             "name": "[dev ann_lee] clickstream",
             "state": state,
             "health": health,
             "latest_updates": latest,
         }
+        if self.pipeline_spec is not None:
+            answer["spec"] = {"id": pipeline_id, **self.pipeline_spec}
+        return answer
 
     def _events(self, pipeline_id: str, query: dict[str, list[str]]) -> Any:
         if error := self._pipeline_known(pipeline_id):

@@ -66,10 +66,15 @@ def find_deployment(client: WorkspaceClient, resolved: ResolvedBundle) -> Deploy
             f"target {resolved.target} is not deployed (no {path}); "
             f"run: databricks bundle deploy -t {resolved.target}"
         ) from None
+    return deployment_from_metadata(raw, resolved.target, path)
+
+
+def deployment_from_metadata(raw: bytes | str, target: str, path: str) -> Deployment:
+    """The job and pipeline IDs in a deployment's ``state/metadata.json``."""
     try:
         resources = json.loads(raw)["config"]["resources"]
         return Deployment(
-            target=resolved.target,
+            target=target,
             job_id=int(resources["jobs"][JOB_KEY]["id"]),
             pipeline_id=str(resources["pipelines"][PIPELINE_KEY]["id"]),
             metadata_path=path,

@@ -529,7 +529,11 @@ EXPECTATIONS_TYPE = (
 
 def view_sql(database: str) -> dict[str, str]:
     """The monitoring views, plain SQL over the event log (as one writes them on Databricks)."""
-    log = table_name(database)
+    return view_sql_over(table_name(database))
+
+
+def view_sql_over(log: str) -> dict[str, str]:
+    """The monitoring views over the event log table ``log`` (a local or a Databricks one)."""
     status = "get_json_object(details, '$.flow_progress.status')"
     return {
         "v_run_history": f"""
