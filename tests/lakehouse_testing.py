@@ -106,3 +106,45 @@ class Sandbox:
             landing=self.landing,
             timeout=timeout,
         )
+
+
+# --- crash runs: `clickstream run` on a home of its own, killed at a fault point ------------
+
+
+def crash_run(home: Path, fault: str | None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`clickstream run` on ``home`` (its own JVM), with ``fault`` armed if given.
+
+    A session of its own: the fault kills the command's process groups, never pytest's.
+    """
+    from clickstream import faults
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKSTREAM_")}
+    env["CLICKSTREAM_HOME"] = str(home)
+    if fault:
+        env[faults.ENV] = fault
+    return subprocess.run(
+        [sys.executable, "-m", "clickstream", "run", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def home_table_dir(home: Path, table: str) -> Path:
+    """Where a home's default pipeline keeps ``table``."""
+    return home / "warehouse" / "clickstream.db" / table
+
+
+def comparable(df: object) -> object:
+    """The columns two runs of the same files must agree on (teaching.PER_RUN_COLUMNS aside),
+    with _corrupt_record as bytes: invalid UTF-8 kept there can't be collected as text."""
+    from clickstream.teaching import PER_RUN_COLUMNS
+
+    columns = sorted(c for c in df.columns if c not in PER_RUN_COLUMNS)  # type: ignore[attr-defined]
+    return df.select(  # type: ignore[attr-defined]
+        *(df[c].cast("binary").alias(c) if c == "_corrupt_record" else df[c] for c in columns)  # type: ignore[index]
+    )

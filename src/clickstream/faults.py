@@ -27,6 +27,7 @@ DIR_ENV = "CLICKSTREAM_FAULT_DIR"
 BRONZE_PARSE_LINE = "bronze.parse-line"
 SILVER_EVENTS_CHECKPOINT_COMMIT = "silver_events.checkpoint-commit"
 UPDATE_STREAMING_TABLES_DONE = "update.streaming-tables-done"
+GOLD_CLUSTERING = "gold.clustering"
 
 # Every named point and where the command is when it dies there.
 POINTS: dict[str, str] = {
@@ -36,6 +37,8 @@ POINTS: dict[str, str] = {
     "micro-batch and before the streaming checkpoint marks that batch done",
     UPDATE_STREAMING_TABLES_DONE: "the runner, after every streaming table of the update has "
     "committed and before any materialized view is computed",
+    GOLD_CLUSTERING: "the runner, after the update's gold tables are written, while the local "
+    "liquid-clustering step runs: the nth gold table clustered and optimized, the rest not yet",
 }
 # Points reached inside the JVM (see jvm_settings).
 JVM_POINTS = frozenset({SILVER_EVENTS_CHECKPOINT_COMMIT})

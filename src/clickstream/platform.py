@@ -17,7 +17,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from clickstream import config, contract, quality
+from clickstream import config, contract, faults, quality
 from clickstream.config import PipelineSettings
 from clickstream.transforms import dedup, ingest, scd
 
@@ -394,6 +394,8 @@ def apply_local_clustering(
             spark.sql(f"ALTER TABLE {name} CLUSTER BY ({', '.join(columns)})")
             spark.sql(f"OPTIMIZE {name}")
             outcome[table] = None
+            if config.layer_of(table) in config.ANALYTICS_LAYERS:
+                faults.reached(faults.GOLD_CLUSTERING)
         except Exception as exc:  # logged: clustering never fails the update
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             log.warning("liquid clustering of %s by %s failed: %s", name, columns, message)

@@ -10,14 +10,12 @@ one (ingestion timestamps and update ids aside).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from lakehouse_testing import REPO
+from lakehouse_testing import comparable, crash_run, home_table_dir
 from pyspark.testing import assertDataFrameEqual
 
 from clickstream import config, faults
@@ -32,8 +30,6 @@ STREAMING_TABLES = (
     config.SILVER_LATE_EVENTS,
     config.SILVER_USER_CHANGES,
 )
-# Columns that differ between any two runs by design.
-PER_RUN_COLUMNS = {"_ingested_at", "_update_id"}
 # (fault, evidence check) in the order the crash home runs them; each run also recovers the last.
 SEQUENCE = (
     f"{faults.BRONZE_PARSE_LINE}@40",
@@ -43,21 +39,7 @@ SEQUENCE = (
 
 
 def run_command(home: Path, fault: str | None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKSTREAM_")}
-    env["CLICKSTREAM_HOME"] = str(home)
-    if fault:
-        env[faults.ENV] = fault
-    # A session of its own: the fault kills the command's process groups, never pytest's.
-    return subprocess.run(
-        [sys.executable, "-m", "clickstream", "run", "--quiet"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-        start_new_session=True,
-        stdin=subprocess.DEVNULL,
-    )
+    return crash_run(home, fault)
 
 
 def batches(home: Path, table: str, log: str) -> set[int]:
@@ -67,7 +49,7 @@ def batches(home: Path, table: str, log: str) -> set[int]:
 
 
 def table_dir(home: Path, table: str) -> Path:
-    return home / "warehouse" / "clickstream.db" / table
+    return home_table_dir(home, table)
 
 
 def data_commits(home: Path, table: str) -> list[dict]:
@@ -155,14 +137,6 @@ def test_streaming_tables_done_kills_before_any_materialized_view(crash_home) ->
     assert seen["hits"] == 1
     assert seen["streaming_done"]
     assert not seen["views_exist"]
-
-
-def comparable(df):
-    """The columns that must match, with _corrupt_record as bytes (invalid UTF-8 stays intact)."""
-    columns = sorted(c for c in df.columns if c not in PER_RUN_COLUMNS)
-    return df.select(
-        *(df[c].cast("binary").alias(c) if c == "_corrupt_record" else df[c] for c in columns)
-    )
 
 
 @pytest.mark.parametrize("table", [*STREAMING_TABLES, config.EVENT_ACCOUNTING])

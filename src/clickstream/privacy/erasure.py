@@ -142,21 +142,26 @@ def delta_tables(spark: Any, database: str) -> list[str]:
 
 
 def _versions_holding(spark: Any, table: str, condition: str, before: int) -> list[int]:
-    """Versions below ``before`` whose snapshot has rows matching ``condition``."""
+    """Versions below ``before`` whose snapshot has rows matching ``condition``.
+
+    One query for the table, not one per version: a union of one-row probes, each reading one
+    data-changing version; a version that changed no rows holds what the one before held.
+    """
     history = spark.sql(f"DESCRIBE HISTORY {table}").select("version", "operation").collect()
+    versions = sorted((r["version"], r["operation"]) for r in history if r["version"] < before)
+    probed = [v for v, op in versions if op not in NO_DATA_CHANGE or v == 0]
+    if not probed:
+        return []
+    probes = " UNION ALL ".join(
+        f"(SELECT {v} AS v FROM {table} VERSION AS OF {v} WHERE {condition} LIMIT 1)"
+        for v in probed
+    )
+    found = {r[0] for r in spark.sql(probes).collect()}
     holding: list[int] = []
     current = False
-    for row in sorted(history, key=lambda r: r["version"]):
-        version = row["version"]
-        if version >= before:
-            break
-        if row["operation"] not in NO_DATA_CHANGE or version == 0:
-            current = (
-                spark.sql(
-                    f"SELECT count(*) FROM {table} VERSION AS OF {version} WHERE {condition}"
-                ).collect()[0][0]
-                > 0
-            )
+    for version, _ in versions:
+        if version in probed:
+            current = version in found
         if current:
             holding.append(version)
     return holding
