@@ -142,7 +142,12 @@ TABLE_PROPERTIES: dict[str, dict[str, str]] = {
 
 
 def run_handwritten(
-    spark: Any, landing: Path, database: str, checkpoints: Path, settings: PipelineSettings
+    spark: Any,
+    landing: Path,
+    database: str,
+    checkpoints: Path,
+    settings: PipelineSettings,
+    cluster: bool = True,
 ) -> dict[str, Any]:
     """Bronze, then the four silver tables (run side by side), as plain streaming queries."""
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
@@ -172,7 +177,7 @@ def run_handwritten(
     _await([_sink(df, name, database, checkpoints) for name, df in outputs.items()])
     streams_s = time.perf_counter() - began
     # The same liquid clustering the pipeline's runner applies after each local update.
-    for name in CLUSTERED_TABLES:
+    for name in CLUSTERED_TABLES if cluster else ():
         table = f"`{database}`.`{name}`"
         spark.sql(f"ALTER TABLE {table} CLUSTER BY ({', '.join(config.EVENT_CLUSTER_COLUMNS)})")
         spark.sql(f"OPTIMIZE {table}")

@@ -2,8 +2,10 @@
 
 One harness run (module fixture) serves every assertion: the results document carries every key
 the issue names, the floor and both ingestion paths saw every landed line, the hand-written
-streaming job and the pipeline hold the same silver rows, and the scaling fit gives numbers.
-Freshness (a live producer) is skipped here; its arithmetic is checked on plain numbers below.
+streaming job and the pipeline hold the same silver rows, and the incremental update adds what
+landed. One size and no clustering keep it to two pipeline updates: the scaling fit (three sizes)
+and freshness (a live producer) are left to `make bench`, their arithmetic checked on plain
+numbers below.
 """
 
 from __future__ import annotations
@@ -28,16 +30,16 @@ from benchmarks.run import (
 
 # Columns that differ between any two runs of the same files by design.
 PER_RUN_COLUMNS = {"_ingested_at", "_update_id"}
-# 60 and 600 events (one landed file each); three pipeline updates: one per size, then the
-# incremental one. Gold, the smallest size's baselines and freshness are left to `make bench`.
-SMALL, LARGE = 60, 600
+# 600 events (one landed file); two pipeline updates: the size's, then the incremental one.
+LARGE = 600
 SMOKE = BenchConfig(
     scale=0.0006,
-    sizes=(100_000, 1_000_000),
+    sizes=(1_000_000,),
     fresh_full_pipeline=False,
     gold=False,
     baselines_on_smallest=False,
     freshness=False,
+    clustering=False,
     database_prefix="t_bench",
 )
 
@@ -58,22 +60,22 @@ def test_every_key_is_present(results):
     assert results["git_sha"]
     for key in ("cores", "ram_gb", "cpu_model", "python", "java", "spark", "delta_spark"):
         assert results["machine"][key], key
-    assert results["raw"]["sizes"] == [SMALL, LARGE]
+    assert results["raw"]["sizes"] == [LARGE]
     # Freshness was skipped: said so, not invented.
     assert results["raw"]["freshness"] == {"skipped": True}
     assert results["freshness_p50_s"] is None and results["freshness_p95_s"] is None
-    measured = [k for k in REQUIRED_KEYS if not k.startswith("freshness_")]
-    assert [k for k in measured if not isinstance(results[k], int | float)] in (
-        [],
-        ["growth_exponent"],
-    )
+    # One size: no fit, said so, not invented.
+    unfitted = ("growth_exponent", "fixed_cost_s", "per_event_us")
+    assert [results[k] for k in unfitted] == [None, None, None]
+    measured = [k for k in REQUIRED_KEYS if not k.startswith("freshness_") and k not in unfitted]
+    assert [k for k in measured if not isinstance(results[k], int | float)] == []
     assert results["peak_rss_mb"] > 0
 
 
 @pytest.mark.spark
 def test_every_landed_line_reaches_floor_and_both_bronzes(results):
     # The producer writes one event a line; ``rows`` were counted right after each run.
-    for size in (SMALL, LARGE):
+    for size in (LARGE,):
         lines = results["raw"]["produced"][str(size)]["events"]
         assert lines == size
         assert results["raw"]["ingestion"][str(size)]["pipeline"]["rows"]["bronze_events"] == lines
@@ -111,16 +113,23 @@ def test_incremental_adds_the_extra_events(results):
     before = results["raw"]["ingestion"][str(LARGE)]["pipeline"]["rows"]["bronze_events"]
     assert inc["rows_after_incremental"]["bronze_events"] == before + inc["incremental_events"]
     assert inc["incremental_events"] == round(LARGE * SMOKE.incremental_share)
-    assert results["raw"]["pipeline_updates"] == 3
+    assert results["raw"]["pipeline_updates"] == 2
 
 
 @pytest.mark.spark
-def test_fit_numbers_are_finite(results):
-    assert math.isfinite(results["fixed_cost_s"])
-    assert math.isfinite(results["per_event_us"])
-    k = results["growth_exponent"]
-    # Two sizes give no exponent (the harness says so); make bench fits three.
-    assert k is None and "note" in results["raw"]["scaling"]
+def test_one_size_gives_no_fit_and_says_so(results):
+    scaling = results["raw"]["scaling"]
+    assert scaling["events"] == [LARGE] and math.isfinite(scaling["seconds"][0])
+    assert scaling["a_s"] is None and "no fit" in scaling["note"]
+
+
+@pytest.mark.spark
+def test_clustering_off_in_both_paths(results, spark):
+    case = results["raw"]["ingestion"][str(LARGE)]
+    assert not case["pipeline"]["clustering"]
+    for database in (case["pipeline"]["database"], case["handwritten"]["database"]):
+        detail = spark.sql(f"DESCRIBE DETAIL `{database}`.silver_events").first()
+        assert list(detail["clusteringColumns"]) == []
 
 
 @pytest.mark.spark
