@@ -51,3 +51,21 @@ def query_profile(event_log_dir: Path, database: str) -> dict[str, dict[str, Any
         for step, ms in (progress.get("durationMs") or {}).items():
             entry["ms"][step] = entry["ms"].get(step, 0) + int(ms)
     return queries
+
+
+def profile_since(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """What the queries logged between two ``query_profile`` readings (one update's share)."""
+    delta: dict[str, dict[str, Any]] = {}
+    for name, entry in after.items():
+        old = before.get(name, {"batches": 0, "input_rows": 0, "ms": {}})
+        batches = entry["batches"] - old["batches"]
+        if batches <= 0:
+            continue
+        delta[name] = {
+            "batches": batches,
+            "input_rows": entry["input_rows"] - old["input_rows"],
+            "ms": {k: v - old["ms"].get(k, 0) for k, v in entry["ms"].items()},
+        }
+    return delta

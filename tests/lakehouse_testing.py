@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from clickstream.config import LocalSettings
+from clickstream.teaching import comparable  # noqa: F401 (the crash tests compare with it)
 
 REPO = Path(__file__).resolve().parents[1]
 _SETTINGS = pytest.StashKey[LocalSettings]()
@@ -137,14 +138,3 @@ def crash_run(home: Path, fault: str | None, timeout: float = 600) -> subprocess
 def home_table_dir(home: Path, table: str) -> Path:
     """Where a home's default pipeline keeps ``table``."""
     return home / "warehouse" / "clickstream.db" / table
-
-
-def comparable(df: object) -> object:
-    """The columns two runs of the same files must agree on (teaching.PER_RUN_COLUMNS aside),
-    with _corrupt_record as bytes: invalid UTF-8 kept there can't be collected as text."""
-    from clickstream.teaching import PER_RUN_COLUMNS
-
-    columns = sorted(c for c in df.columns if c not in PER_RUN_COLUMNS)  # type: ignore[attr-defined]
-    return df.select(  # type: ignore[attr-defined]
-        *(df[c].cast("binary").alias(c) if c == "_corrupt_record" else df[c] for c in columns)  # type: ignore[index]
-    )

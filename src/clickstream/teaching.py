@@ -141,21 +141,23 @@ class Lab:
 PER_RUN_COLUMNS = frozenset({"_ingested_at", "_update_id"})
 
 
-def same_rows(left: Any, right: Any) -> bool:
-    """Whether two DataFrames hold exactly the same rows (as multisets), per-run columns aside.
+def comparable(df: Any) -> Any:
+    """The columns two runs of the same files must agree on, in name order.
 
-    ``_corrupt_record`` is compared as bytes: a line that is not UTF-8 must match byte for byte.
+    Per-run columns are left out; ``_corrupt_record`` is compared as bytes, so a line that is
+    not UTF-8 must match byte for byte (and can be collected at all).
     """
-    columns = sorted(c for c in left.columns if c not in PER_RUN_COLUMNS)
-    if columns != sorted(c for c in right.columns if c not in PER_RUN_COLUMNS):
-        return False
+    columns = sorted(c for c in df.columns if c not in PER_RUN_COLUMNS)
+    return df.select(
+        *(df[c].cast("binary").alias(c) if c == "_corrupt_record" else df[c] for c in columns)
+    )
 
-    def comparable(df: Any) -> Any:
-        return df.select(
-            *(df[c].cast("binary").alias(c) if c == "_corrupt_record" else df[c] for c in columns)
-        )
 
+def same_rows(left: Any, right: Any) -> bool:
+    """Whether two DataFrames hold exactly the same rows (as multisets), per-run columns aside."""
     a, b = comparable(left), comparable(right)
+    if a.columns != b.columns:
+        return False
     return a.count() == b.count() and a.exceptAll(b).isEmpty() and b.exceptAll(a).isEmpty()
 
 

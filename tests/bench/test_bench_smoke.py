@@ -114,6 +114,13 @@ def test_incremental_adds_the_extra_events(results):
     assert inc["rows_after_incremental"]["bronze_events"] == before + inc["incremental_events"]
     assert inc["incremental_events"] == round(LARGE * SMOKE.incremental_share)
     assert results["raw"]["pipeline_updates"] == 2
+    # The incremental update's profile: each streaming flow ran one more batch, on the new rows.
+    flows = inc["incremental_profile"]["flows"]
+    assert {name.split(".")[-1] for name in flows} == set(STREAMING_TABLES)
+    assert all(entry["batches"] >= 1 for entry in flows.values())
+    bronze = next(e for n, e in flows.items() if n.endswith(".bronze_events"))
+    assert bronze["input_rows"] >= 1  # the new file (or its lines, by the source's count)
+    assert inc["incremental_profile"]["outside_flows_s"] >= 0
 
 
 @pytest.mark.spark

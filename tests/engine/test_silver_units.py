@@ -34,6 +34,30 @@ def test_hmac_tokens_are_rfc2104_hmac_sha256(spark, key):
     assertDataFrameEqual(tokens, expected)
 
 
+def test_rescued_values_become_tokens_and_field_names_stay(spark):
+    import json
+
+    key = "k"
+    rescued = [
+        '{"emial":"ann@example.com","_file_path":"file:/landing/a.json"}',
+        '{"user":{"Email":"bob@example.com"},"_file_path":"file:/landing/b.json"}',
+        "not an object",
+        None,
+    ]
+    frame = spark.createDataFrame([(r,) for r in rescued], "_rescued_data STRING")
+    out = [r[0] for r in frame.select(pii.rescued_tokens("_rescued_data", key)).collect()]
+    assert json.loads(out[0]) == {
+        "emial": python_hmac(key, "ann@example.com"),
+        "_file_path": "file:/landing/a.json",
+    }
+    # A nested object is one token: of its JSON text, the raw values inside never show.
+    second = json.loads(out[1])
+    assert set(second) == {"user", "_file_path"} and "bob@" not in out[1]
+    assert second["user"] == python_hmac(key, '{"Email":"bob@example.com"}')
+    assert json.loads(out[2]) == {"_rescued": python_hmac(key, "not an object")}
+    assert out[3] is None
+
+
 def test_another_key_gives_other_tokens():
     assert python_hmac(config.DEMO_PII_KEY, "a@example.com") != python_hmac("x", "a@example.com")
 

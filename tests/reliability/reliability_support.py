@@ -24,6 +24,12 @@ START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 MINUTE_MS = 60_000
 BOM = b"\xef\xbb\xbf"
 TEN_MB = 10 * 1024 * 1024
+# (where, raw value): a misspelled, a case-mismatched and an unknown key holding personal data.
+DRIFTED_PII = (
+    ("user__emial", "drift.ann@example.org"),
+    ("user__Email", "drift.bob@example.org"),
+    ("geo__client_ip", "198.51.100.77"),
+)
 EVENT = "event"  # the line must be a typed bronze row (not corrupt)
 CORRUPT = "corrupt"  # the line must be kept whole in _corrupt_record
 LATE_FILE = "late_partition_file/year=2026/month=11/day=02/hour=08/events-late.json"
@@ -267,6 +273,15 @@ def _cases(ev: Events) -> list[Case]:
             "late_partition_file",
             [*siblings, late],
             {LATE_FILE: "late", **{s.relpath: "silver" for s in siblings}},
+        )
+    )
+    # Personal data under keys the contract does not know: rescued, then tokens in silver.
+    cases.append(
+        one(
+            "pii_under_drifted_keys",
+            18,
+            lines(*(ev.line(t(18), **{path: value}) for path, value in DRIFTED_PII)),
+            dict.fromkeys(range(1, len(DRIFTED_PII) + 1), EVENT),
         )
     )
     return cases

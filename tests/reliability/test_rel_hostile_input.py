@@ -35,6 +35,7 @@ CASES = [
     "rewritten_after_landing",
     "unicode_and_spaces_in_name",
     "late_partition_file",
+    "pii_under_drifted_keys",
 ]
 
 

@@ -3,13 +3,14 @@ in the repository, and no credential in the Azure sink's logs."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from lakehouse_testing import REPO
-from reliability_support import python_event
+from reliability_support import DRIFTED_PII, python_event
 from secret_scan import PATTERNS, scan_repository, scan_text
 
 from clickstream import config, platform
@@ -76,6 +77,31 @@ def test_no_raw_email_or_ip_in_any_silver_or_gold_table(corpus_run, spark, tally
     tally.inputs_tried += len(needles)
     tally.leaks_found += sum(leaks.values())
     assert leaks == {}
+
+
+def test_personal_data_under_drifted_keys_is_tokenised_in_silver(corpus_run, spark, tally):
+    """A misspelled or unknown key is rescued with its raw value: silver keeps only tokens."""
+    _, sandbox, result = corpus_run
+    assert result.ok, result.error
+    raw = [value for _, value in DRIFTED_PII]
+    source = "pii_under_drifted_keys/events.json"
+
+    def rescued(table: str) -> list[str]:
+        rows = spark.sql(
+            f"SELECT _rescued_data FROM `{sandbox.database}`.`{table}` "
+            f"WHERE endswith(_source_file, '{source}')"
+        ).collect()
+        return [r[0] for r in rows]
+
+    bronze, silver = rescued(config.BRONZE_EVENTS), rescued(config.SILVER_EVENTS)
+    # The proof the search works: bronze (raw by design) holds every value, under its key.
+    assert all(any(v in text for text in bronze) for v in raw)
+    assert len(silver) == len(DRIFTED_PII) and all(silver)
+    leaks = sum(v in text for v in raw for text in silver)
+    tally.inputs_tried += len(raw)
+    tally.leaks_found += leaks
+    assert leaks == 0
+    assert all({"emial", "Email", "client_ip"} & set(json.loads(t)) for t in silver)
 
 
 def test_bronze_does_hold_the_raw_values_the_scan_looks_for(corpus_run, spark):

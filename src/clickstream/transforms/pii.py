@@ -41,6 +41,24 @@ def hmac_sha256_hex(value: Column, key: str) -> Column:
     return F.sha2(F.concat(F.unhex(F.lit(outer_pad)), F.unhex(inner)), 256)
 
 
+def rescued_tokens(column: str, key: str, keep: Sequence[str] = ("_file_path",)) -> Column:
+    """A rescued-data JSON object with every value (but ``keep``'s) replaced by its token.
+
+    Rescued fields are the ones the contract does not know, so nothing says they hold no
+    personal data: a misspelled ``emial`` arrives there with the raw address. The field names
+    stay (they say what drifted), nested objects become one token each, and text that is not a
+    JSON object becomes ``{"_rescued": token}``; null stays null.
+    """
+    raw = F.col(column)
+    parsed = F.from_json(raw, "map<string,string>")
+    kept = F.array(*[F.lit(k) for k in keep])
+    tokens = F.transform_values(
+        parsed, lambda k, v: F.when(F.array_contains(kept, k), v).otherwise(hmac_sha256_hex(v, key))
+    )
+    whole = F.to_json(F.create_map(F.lit("_rescued"), hmac_sha256_hex(raw, key)))
+    return F.when(raw.isNotNull(), F.coalesce(F.to_json(tokens), whole)).alias(column)
+
+
 def pseudonymised(column: str, key: str) -> Column:
     """Column ``column`` with its identifiers (``PSEUDONYMISED``) replaced by tokens."""
     leaves = PSEUDONYMISED.get(column)

@@ -42,7 +42,8 @@ def silver_columns(rows: DataFrame, key: str, inject_fault: str = "") -> DataFra
     """Bronze rows -> the shape of silver_events and silver_late_events (identifiers as tokens).
 
     ``_rescued_data`` and ``_corrupt_record`` stay so the expectations can be checked on the
-    table itself; rows with a corrupt record never reach these tables.
+    table itself; rows with a corrupt record never reach these tables. Rescued values are
+    tokens (``pii.rescued_tokens``): a drifted field may hold personal data.
     """
     lineage = [
         F.lit(None).cast("string").alias(c)
@@ -52,7 +53,7 @@ def silver_columns(rows: DataFrame, key: str, inject_fault: str = "") -> DataFra
     ]
     return rows.select(
         *[pii.pseudonymised(c, key) for c in EVENT_COLUMNS],
-        "_rescued_data",
+        pii.rescued_tokens("_rescued_data", key),
         "_corrupt_record",
         *lineage,
     )
