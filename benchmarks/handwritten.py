@@ -27,7 +27,7 @@ from clickstream.transforms import dedup, ingest, silver
 # The same arrival order the pipeline de-duplicates by (platform.deduplicated_stream).
 ARRIVAL_ORDER = ("_ingested_at", "_source_file", "_line_number")
 FLOOR_TABLE = "floor_events"
-STREAMING_TABLES: tuple[str, ...] = (*config.LAYER_TABLES["bronze"], *config.LAYER_TABLES["silver"])
+STREAMING_TABLES = config.STREAMING_TABLES
 
 
 def run_floor(spark: Any, landing: Path, database: str) -> dict[str, Any]:

@@ -200,6 +200,8 @@ LAYER_TABLES: dict[str, tuple[str, ...]] = {
     ),
     "ops": ("event_accounting", EVENT_LOG_TABLE),
 }
+# The streaming tables of the pipeline, in the order the update writes them.
+STREAMING_TABLES: tuple[str, ...] = (*LAYER_TABLES["bronze"], *LAYER_TABLES["silver"])
 # Only these layers are safe to share with readers.
 ANALYTICS_LAYERS = frozenset({"gold", "bi"})
 _PREFIX_LAYERS = (

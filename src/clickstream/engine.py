@@ -117,6 +117,13 @@ def spark_defaults(settings: LocalSettings) -> dict[str, str]:
         # VACUUM lists a table's files in this many tasks (default 10,000): ~18 s per VACUUM of
         # a small table on 2 cores, and every task's end in the Spark event log.
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(4 * LOCAL_CORES),
+        # Liquid clustering: a clustered cube of 64 MB or more is left alone by the next OPTIMIZE
+        # (Delta's default merges new rows into far bigger cubes): measured on 1M events, the
+        # incremental update's clustering of bronze and silver went from 29.4 s (a rewrite of
+        # both tables) to 8.0 s (the new files only).
+        "spark.databricks.delta.optimize.clustering.mergeStrategy.minCubeSize.threshold": str(
+            64 * 1024**2
+        ),
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.memory": os.environ.get("CLICKSTREAM_DRIVER_MEMORY", "4g"),
         # Python UDFs of the pipeline run in this interpreter's environment.

@@ -120,21 +120,26 @@ class Lab:
 
     def history(self, table: str) -> Any:
         """DESCRIBE HISTORY of one table: version, operation and rows written, oldest first."""
-        from pyspark.sql import functions as F
-
-        history = self.spark.sql(f"DESCRIBE HISTORY {self.table(table)}")
-        return (
-            history.select(
-                "version",
-                "operation",
-                F.col("operationMetrics")["numOutputRows"].alias("rows_written"),
-            )
-            .orderBy("version")
-            .toPandas()
-        )
+        return history_frame(self.spark, self.table(table))
 
     def close(self) -> None:
         self.lakehouse.close()
+
+
+def history_frame(spark: Any, table: str) -> Any:
+    """DESCRIBE HISTORY of ``table`` as pandas: version, operation, rows written, oldest first."""
+    from pyspark.sql import functions as F
+
+    return (
+        spark.sql(f"DESCRIBE HISTORY {table}")
+        .select(
+            "version",
+            "operation",
+            F.col("operationMetrics")["numOutputRows"].alias("rows_written"),
+        )
+        .orderBy("version")
+        .toPandas()
+    )
 
 
 # Columns that differ between two runs of the same files by design.

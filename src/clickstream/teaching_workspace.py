@@ -247,18 +247,9 @@ class WorkspaceLab:
         return pd.DataFrame(sorted(rows), columns=["table", "rows"])
 
     def history(self, table: str) -> Any:
-        from pyspark.sql import functions as F
+        from clickstream.teaching import history_frame
 
-        history = self.spark.sql(f"DESCRIBE HISTORY {self._quoted(table)}")
-        return (
-            history.select(
-                "version",
-                "operation",
-                F.col("operationMetrics")["numOutputRows"].alias("rows_written"),
-            )
-            .orderBy("version")
-            .toPandas()
-        )
+        return history_frame(self.spark, self._quoted(table))
 
     def close(self) -> None:
         """Nothing to stop: the workspace owns the session."""

@@ -23,13 +23,7 @@ from producer import produce
 
 pytestmark = pytest.mark.spark
 
-STREAMING_TABLES = (
-    config.BRONZE_EVENTS,
-    config.SILVER_EVENTS,
-    config.SILVER_QUARANTINE,
-    config.SILVER_LATE_EVENTS,
-    config.SILVER_USER_CHANGES,
-)
+STREAMING_TABLES = config.STREAMING_TABLES
 # (fault, evidence check) in the order the crash home runs them; each run also recovers the last.
 SEQUENCE = (
     f"{faults.BRONZE_PARSE_LINE}@40",

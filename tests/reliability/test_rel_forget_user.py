@@ -26,13 +26,7 @@ from producer import produce
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 DATABASE = "t_rel_forget"
-STREAMING_TABLES = (
-    config.BRONZE_EVENTS,
-    config.SILVER_EVENTS,
-    config.SILVER_QUARANTINE,
-    config.SILVER_LATE_EVENTS,
-    config.SILVER_USER_CHANGES,
-)
+STREAMING_TABLES = config.STREAMING_TABLES
 
 
 def token(value: str) -> str:
