@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +37,24 @@ def _table_list(value: str) -> list[str]:
     return [t.strip() for t in value.split(",") if t.strip()]
 
 
+def _stop_on_first_interrupt() -> threading.Event:
+    """The first Ctrl-C (SIGINT) asks the loop to stop between updates; the second interrupts.
+
+    An update interrupted half-way is safe (exactly-once restarts) but leaves its work to the
+    next run, and a KeyboardInterrupt raised inside a blocking engine call may not unwind
+    promptly: a stop between updates is the clean way out.
+    """
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
 def cmd_run(args: argparse.Namespace, settings: LocalSettings) -> int:
     from clickstream.engine import Lakehouse
     from clickstream.observability.terminal import RunProgress, print_summary
@@ -49,10 +69,18 @@ def cmd_run(args: argparse.Namespace, settings: LocalSettings) -> int:
     with Lakehouse.open(settings) as lakehouse:
         runner = PipelineRunner(lakehouse)
         if args.continuous:
-            print(f"running an update every {args.interval:g} s; Ctrl-C stops", flush=True)
-            results = run_continuously(
-                runner, args.interval, args.max_updates, on_result=show_result
+            print(
+                f"running an update every {args.interval:g} s; Ctrl-C stops after the "
+                "current update (twice: at once)",
+                flush=True,
             )
+            stop = _stop_on_first_interrupt()
+            results = run_continuously(
+                runner, args.interval, args.max_updates, on_result=show_result, stop=stop
+            )
+            if stop.is_set():
+                print("clickstream: interrupted, stopped after the last update", file=sys.stderr)
+                return 130
             return 0 if all(r.ok for r in results) else 1
         with RunProgress(quiet=args.quiet) as progress:
             result = runner.run(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -381,10 +382,15 @@ def run_continuously(
     interval_s: float,
     max_updates: int | None = None,
     on_result: Callable[[UpdateResult], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[UpdateResult]:
-    """Triggered updates in a loop: the local stand-in for a continuous pipeline."""
+    """Triggered updates in a loop: the local stand-in for a continuous pipeline.
+
+    ``stop`` ends the loop between updates (never in the middle of one).
+    """
+    stop = stop or threading.Event()
     results: list[UpdateResult] = []
-    while max_updates is None or len(results) < max_updates:
+    while (max_updates is None or len(results) < max_updates) and not stop.is_set():
         started = time.monotonic()
         try:
             result = runner.run()
@@ -396,5 +402,5 @@ def run_continuously(
                 on_result(result)
         if max_updates is not None and len(results) >= max_updates:
             break
-        time.sleep(max(0.0, interval_s - (time.monotonic() - started)))
+        stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
     return results
