@@ -100,6 +100,7 @@ class WorkspaceUpdate:
 
 def lineage_from_events(events: Iterable[Mapping[str, Any]]) -> Any:
     """The dataset graph from an update's ``flow_definition`` events (Databricks' lineage)."""
+    from clickstream.observability.event_log import short_name
     from clickstream.observability.lineage import Edge, Lineage
 
     graph = Lineage()
@@ -120,11 +121,6 @@ def lineage_from_events(events: Iterable[Mapping[str, Any]]) -> Any:
         for source in flow.get("input_datasets") or []:
             graph.edges.append(Edge(short_name(source), target, short_name(name), streaming))
     return graph
-
-
-def short_name(name: str) -> str:
-    """``catalog.schema.table`` (backticks or not) -> ``table``."""
-    return name.replace("`", "").rsplit(".", 1)[-1]
 
 
 @dataclass
