@@ -60,6 +60,13 @@ def cmd_run(args: argparse.Namespace, settings: LocalSettings) -> int:
     from clickstream.observability.terminal import RunProgress, print_summary
     from clickstream.runner import PipelineRunner, UpdateResult, run_continuously
 
+    if args.continuous and args.full_refresh:
+        raise CliError(
+            "--continuous and --full-refresh don't mix: a loop of full refreshes "
+            "would recompute everything in every update",
+            code=2,
+        )
+
     def show_result(result: UpdateResult) -> None:
         outcome = "completed" if result.ok else f"FAILED: {result.error}"
         print(f"update {result.update_id} {outcome} in {result.duration_s:.1f} s", flush=True)
@@ -69,14 +76,20 @@ def cmd_run(args: argparse.Namespace, settings: LocalSettings) -> int:
     with Lakehouse.open(settings) as lakehouse:
         runner = PipelineRunner(lakehouse)
         if args.continuous:
+            scope = f" of {', '.join(args.refresh)}" if args.refresh else ""
             print(
-                f"running an update every {args.interval:g} s; Ctrl-C stops after the "
+                f"running an update{scope} every {args.interval:g} s; Ctrl-C stops after the "
                 "current update (twice: at once)",
                 flush=True,
             )
             stop = _stop_on_first_interrupt()
             results = run_continuously(
-                runner, args.interval, args.max_updates, on_result=show_result, stop=stop
+                runner,
+                args.interval,
+                args.max_updates,
+                on_result=show_result,
+                stop=stop,
+                refresh=args.refresh or (),
             )
             if stop.is_set():
                 print("clickstream: interrupted, stopped after the last update", file=sys.stderr)
@@ -212,10 +225,16 @@ def register_core(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--full-refresh", action="store_true", help="reset and recompute everything")
     mode.add_argument(
-        "--refresh", type=_table_list, metavar="T,...", help="update only these datasets"
+        "--refresh",
+        type=_table_list,
+        metavar="T,...",
+        help="update only these datasets (with --continuous: in every update)",
     )
-    mode.add_argument(
-        "--continuous", action="store_true", help="triggered updates in a loop until Ctrl-C"
+    # A loop of full refreshes would recompute everything each time: never what a user wants.
+    run.add_argument(
+        "--continuous",
+        action="store_true",
+        help="triggered updates in a loop until Ctrl-C (not with --full-refresh)",
     )
     run.add_argument("--interval", type=float, default=10.0, help="seconds between updates")
     run.add_argument("--max-updates", type=int, help="with --continuous: stop after N updates")

@@ -13,6 +13,7 @@ Two kinds of settings live here:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -251,15 +252,25 @@ class DatabricksNames:
         return {CONF_PREFIX + f.name: str(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
-    def from_conf(cls, spark: Any) -> DatabricksNames | None:
-        """The names from a pipeline's configuration, or None when it has none (local runs)."""
-        values = {f.name: spark.conf.get(CONF_PREFIX + f.name, None) for f in fields(cls)}
+    def conf_keys(cls) -> tuple[str, ...]:
+        return tuple(CONF_PREFIX + f.name for f in fields(cls))
+
+    @classmethod
+    def from_mapping(cls, conf: Mapping[str, str | None]) -> DatabricksNames | None:
+        """The names from a pipeline configuration (``clickstream.*`` keys), or None when it
+        has none of them (local runs); some but not all is an error naming the missing ones."""
+        values = {f.name: conf.get(CONF_PREFIX + f.name) for f in fields(cls)}
         if all(value is None for value in values.values()):
             return None
         missing = sorted(CONF_PREFIX + name for name, value in values.items() if not value)
         if missing:
             raise RuntimeError(f"pipeline configuration lacks {', '.join(missing)}")
-        return cls(**values)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_conf(cls, spark: Any) -> DatabricksNames | None:
+        """The names from the running pipeline's Spark configuration."""
+        return cls.from_mapping({key: spark.conf.get(key, None) for key in cls.conf_keys()})
 
 
 def published_name(table: str, names: DatabricksNames | None) -> str:

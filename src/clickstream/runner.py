@@ -383,17 +383,20 @@ def run_continuously(
     max_updates: int | None = None,
     on_result: Callable[[UpdateResult], None] | None = None,
     stop: threading.Event | None = None,
+    refresh: Sequence[str] = (),
 ) -> list[UpdateResult]:
     """Triggered updates in a loop: the local stand-in for a continuous pipeline.
 
-    ``stop`` ends the loop between updates (never in the middle of one).
+    ``stop`` ends the loop between updates (never in the middle of one). ``refresh`` limits
+    every update to those datasets, e.g. the streaming layers, keeping them fresh without
+    recomputing the materialized views each time.
     """
     stop = stop or threading.Event()
     results: list[UpdateResult] = []
     while (max_updates is None or len(results) < max_updates) and not stop.is_set():
         started = time.monotonic()
         try:
-            result = runner.run()
+            result = runner.run(refresh=refresh)
         except NoDataLanded:
             result = None
         if result is not None:

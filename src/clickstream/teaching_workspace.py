@@ -30,7 +30,6 @@ from clickstream.config import DatabricksNames
 
 PIPELINE_ID_ENV = "CLICKSTREAM_PIPELINE_ID"
 LANDING_KEY = config.CONF_PREFIX + "landing_path"
-_NAME_KEYS = ("catalog", "engineering_schema", "analytics_schema")
 
 
 class WorkspaceLabError(RuntimeError):
@@ -70,17 +69,14 @@ def describe_pipeline(client: Any, pipeline_id: str) -> DeployedPipeline:
     pipeline = client.pipelines.get(pipeline_id)
     spec = pipeline.spec
     conf: dict[str, str] = dict((spec.configuration if spec else None) or {})
-    missing = [
-        config.CONF_PREFIX + key
-        for key in (*_NAME_KEYS, "landing_path")
-        if not conf.get(config.CONF_PREFIX + key)
-    ]
+    missing = [key for key in (*DatabricksNames.conf_keys(), LANDING_KEY) if not conf.get(key)]
     if missing:
         raise WorkspaceLabError(
             f"pipeline {pipeline_id} ({pipeline.name}) is not a clickstream deployment: its "
             f"configuration lacks {', '.join(missing)}"
         )
-    names = DatabricksNames(**{key: conf[config.CONF_PREFIX + key] for key in _NAME_KEYS})
+    names = DatabricksNames.from_mapping(conf)
+    assert names is not None  # every key is there: checked above
     return DeployedPipeline(pipeline_id, names, Path(conf[LANDING_KEY]))
 
 
@@ -190,6 +186,7 @@ class WorkspaceLab:
 
     def run(self, full_refresh: bool = False, **pipeline_settings: str) -> WorkspaceUpdate:
         """One update of the deployed pipeline, followed to its end."""
+        from clickstream.deploy import events as events_of
         from clickstream.deploy import remote
 
         if pipeline_settings:
@@ -208,9 +205,8 @@ class WorkspaceLab:
             on_state=lambda s: self.on_state(f"  update {update_id}: {s}"),
         )
         events = remote.update_events(self.client, pipeline_id, update_id)
-        errors = [
-            e.get("message") or "" for e in events if e.get("level") == "ERROR" and e.get("message")
-        ]
+        # The operator command's lines: where it failed, the message and its causes.
+        errors = events_of.error_lines(events)
         error = None if state == "COMPLETED" else (errors[-1] if errors else state)
         result = WorkspaceUpdate(update_id, state, error, lineage_from_events(events))
         self.updates.append(result)

@@ -142,3 +142,15 @@ def test_tables_nobody_classified_stay_with_engineers() -> None:
     assert names.schema_for("event_accounting_summary") == "eng"
     assert names.schema_for("something_new") == "eng"
     assert names.fqn("fact_orders") == "main.ana.fact_orders"
+
+
+def test_names_come_from_the_pipeline_configuration_whole_or_not_at_all() -> None:
+    conf = {"clickstream.catalog": "main", "clickstream.engineering_schema": "eng"}
+    assert DatabricksNames.from_mapping({}) is None  # a local run: no names
+    with pytest.raises(RuntimeError, match=r"lacks clickstream\.analytics_schema$"):
+        DatabricksNames.from_mapping(conf)
+    whole = {**conf, "clickstream.analytics_schema": "ana", "clickstream.other": "x"}
+    assert DatabricksNames.from_mapping(whole) == DatabricksNames("main", "eng", "ana")
+    assert DatabricksNames.from_mapping(DatabricksNames("main", "eng", "ana").to_conf()) == (
+        DatabricksNames("main", "eng", "ana")
+    )

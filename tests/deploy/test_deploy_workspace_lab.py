@@ -170,8 +170,11 @@ def test_a_failed_update_reports_the_event_logs_error(lab, workspace, capsys) ->
     workspace.next_update_events = update_events(failed=True)
     update = lab.run()
     assert not update.ok
-    assert update.error == "Update failed: expectation has_event_id violated"
-    assert "update 1: FAILED — Update failed" in capsys.readouterr().out
+    # The operator command's line: when, where (the event type: no flow failed) and why.
+    assert update.error.endswith(
+        " update_progress: Update failed: expectation has_event_id violated"
+    )
+    assert "update 1: FAILED — " in capsys.readouterr().out
 
 
 def test_settings_belong_to_the_bundle_not_the_notebook(lab) -> None:

@@ -11,8 +11,10 @@ import textwrap
 import pytest
 from lakehouse_testing import run_cli
 
+from clickstream import config
 from clickstream.config import LocalSettings
 from clickstream.locks import FileLock
+from clickstream.query import stored_tables
 
 
 def one_line_error(result) -> str:
@@ -187,9 +189,24 @@ def test_continuous_runs_updates_until_told_to_stop(sandbox, shared_server, spar
         clean=True,
         start=datetime(2026, 11, 2, tzinfo=UTC),
     )
-    result = sandbox.cli("run", "--continuous", "--interval", "0", "--max-updates", "2")
+    # The streaming layers only, as a user keeps bronze and silver fresh between gold refreshes.
+    streaming = ",".join(config.STREAMING_TABLES)
+    result = sandbox.cli(
+        "run", "--continuous", "--refresh", streaming, "--interval", "0", "--max-updates", "2"
+    )
     assert result.code == 0, result.stderr
+    assert result.stdout.startswith(f"running an update of {streaming.replace(',', ', ')} every")
     outcomes = [line for line in result.stdout.splitlines() if line.startswith("update ")]
     assert len(outcomes) == 2 and all(" completed in " in line for line in outcomes)
     # The second update found no new file: bronze holds each line once.
     assert spark.table(f"`{sandbox.database}`.bronze_events").count() == 120
+    # Every update kept to its selection: no materialized view was computed.
+    stored = set(stored_tables(spark, sandbox.database))
+    assert set(config.STREAMING_TABLES) <= stored
+    assert stored - set(config.STREAMING_TABLES) <= {config.EVENT_LOG_TABLE}, stored
+
+
+def test_continuous_full_refresh_is_refused_in_one_line(sandbox):
+    result = sandbox.cli("run", "--continuous", "--full-refresh")
+    assert result.code == 2
+    assert one_line_error(result).startswith("clickstream: --continuous and --full-refresh")

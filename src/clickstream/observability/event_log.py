@@ -18,11 +18,13 @@ No number is estimated: a metric the update did not report is absent from ``deta
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +32,9 @@ from typing import Any
 
 from clickstream import config, quality
 from clickstream.config import PipelineSettings
+
+# Concurrent catalog queries while an update is recorded (latency-bound, not CPU-bound).
+_QUERY_THREADS = 4
 
 SCHEMA = (
     "id STRING, sequence STRING, "
@@ -202,21 +207,27 @@ def expectation_counts(
     bronze = f"`{database}`.`{config.BRONZE_EVENTS}`"
     silver = f"`{database}`.`{config.SILVER_EVENTS}`"
     quarantine = f"`{database}`.`{config.SILVER_QUARANTINE}`"
-    checked = spark.sql(f"SELECT count(*) AS n FROM {bronze} WHERE _update_id = '{uid}'")
-    dropped = spark.sql(f"SELECT count(*) AS n FROM {quarantine} WHERE _update_id = '{uid}'")
-    by_rule = spark.sql(
-        f"SELECT rule, count(*) AS n FROM {quarantine} "
-        f"LATERAL VIEW explode(failed_rules) r AS rule "
-        f"WHERE _update_id = '{uid}' GROUP BY rule"
-    )
     warn = quality.of_action(rules, quality.WARN)
     warn_sql = ", ".join(
         [f"count_if(NOT ({r.condition})) AS `{r.name}`" for r in warn] + ["count(*) AS kept"]
     )
-    warned = spark.sql(f"SELECT {warn_sql} FROM {silver} WHERE _update_id = '{uid}'").first()
-    n_checked = int(checked.first()["n"])
-    n_dropped = int(dropped.first()["n"])
-    failures = {row["rule"]: int(row["n"]) for row in by_rule.collect()}
+    queries = {
+        "checked": f"SELECT count(*) AS n FROM {bronze} WHERE _update_id = '{uid}'",
+        "dropped": f"SELECT count(*) AS n FROM {quarantine} WHERE _update_id = '{uid}'",
+        "by_rule": f"SELECT rule, count(*) AS n FROM {quarantine} "
+        f"LATERAL VIEW explode(failed_rules) r AS rule "
+        f"WHERE _update_id = '{uid}' GROUP BY rule",
+        "warned": f"SELECT {warn_sql} FROM {silver} WHERE _update_id = '{uid}'",
+    }
+    # Four small scans of three tables: run side by side.
+    with ThreadPoolExecutor(max_workers=len(queries)) as pool:
+        answers = dict(
+            zip(queries, pool.map(lambda q: spark.sql(q).collect(), queries.values()), strict=True)
+        )
+    n_checked = int(answers["checked"][0]["n"])
+    n_dropped = int(answers["dropped"][0]["n"])
+    failures = {row["rule"]: int(row["n"]) for row in answers["by_rule"]}
+    warned = answers["warned"][0]
     kept = int(warned["kept"])
     out = []
     for rule in rules:
@@ -589,9 +600,27 @@ def view_sql_over(log: str) -> dict[str, str]:
 VIEWS = ("v_run_history", "v_expectation_metrics", "v_dataset_freshness", "v_flow_throughput")
 
 
+# The event log table's property naming the version of the monitoring views over it.
+VIEWS_PROPERTY = "clickstream.monitoring_views"
+
+
 def create_views(spark: Any, database: str) -> None:
-    for name, sql in view_sql(database).items():
+    """(Re)create the monitoring views, unless the ones there are already these ones.
+
+    Replacing a dozen views costs about a second per update; a fingerprint of their SQL on the
+    event log table says whether this code's views are the ones in the catalog.
+    """
+    views = view_sql(database)
+    fingerprint = hashlib.sha256(json.dumps(views, sort_keys=True).encode()).hexdigest()[:16]
+    log = table_name(database)
+    shown = spark.sql(f"SHOW VIEWS IN `{database}`").collect()
+    present = {row["viewName"] for row in shown if not row["isTemporary"]}
+    recorded = spark.sql(f"SHOW TBLPROPERTIES {log} ('{VIEWS_PROPERTY}')").collect()
+    if set(views) <= present and recorded and recorded[0][1] == fingerprint:
+        return
+    for name, sql in views.items():
         spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{name}` AS {sql}")
+    spark.sql(f"ALTER TABLE {log} SET TBLPROPERTIES ('{VIEWS_PROPERTY}' = '{fingerprint}')")
 
 
 def record(
@@ -603,23 +632,31 @@ def record(
 ) -> list[dict[str, Any]]:
     """Gather everything the update left behind, append it to the event log, return the rows."""
     db = facts.database
-    commits = {
-        name: delta_commits(spark, f"`{db}`.`{name}`", facts.started_at, facts.ended_at)
-        for name, kind in facts.datasets.items()
-        if kind != "temporary_view"
-    }
-    full_flow_names = {f"spark_catalog.{db}.{flow}": flow for flow in facts.flows}
-    if spark_events.is_dir():
-        wait_for_streams(spark_events, since, full_flow_names)
-    raw = streaming_progress(spark_events, since, full_flow_names)
-    progress = {full_flow_names[name]: batches for name, batches in raw.items()}
     runs, _ = parse_messages(facts)
+    # Only the datasets whose flows ran can have committed (runs of a pipeline are serialized):
+    # a refresh of the streaming layers reads five histories, not twenty.
+    ran = {run.dataset for run in runs.values()}
+    stored = [n for n, kind in facts.datasets.items() if kind != "temporary_view" and n in ran]
     silver = runs.get(config.SILVER_EVENTS)
-    expectations = None
-    if silver is not None and silver.final_state == "COMPLETED":
-        expectations = expectation_counts(
-            spark, db, facts.update_id, quality.silver_rules(settings)
-        )
+    with ThreadPoolExecutor(max_workers=_QUERY_THREADS) as pool:
+        # Each history is a small query whose time is mostly latency: a few at once.
+        pending = {
+            name: pool.submit(
+                delta_commits, spark, f"`{db}`.`{name}`", facts.started_at, facts.ended_at
+            )
+            for name in stored
+        }
+        counted = None
+        if silver is not None and silver.final_state == "COMPLETED":
+            rules = quality.silver_rules(settings)
+            counted = pool.submit(expectation_counts, spark, db, facts.update_id, rules)
+        full_flow_names = {f"spark_catalog.{db}.{flow}": flow for flow in facts.flows}
+        if spark_events.is_dir():
+            wait_for_streams(spark_events, since, full_flow_names)
+        raw = streaming_progress(spark_events, since, full_flow_names)
+        progress = {full_flow_names[name]: batches for name, batches in raw.items()}
+        commits = {name: future.result() for name, future in pending.items()}
+        expectations = counted.result() if counted is not None else None
     events = build_events(facts, commits, progress, expectations)
     append(spark, db, events)
     return events
