@@ -60,11 +60,11 @@ def _await(queries: list[Any]) -> None:
 def _create(df: DataFrame, name: str, database: str, properties: dict[str, str]) -> None:
     """An empty Delta table of ``df``'s shape with the pipeline table's properties (statistics
     columns, change data feed), so both paths write the same kind of table."""
-    table = f"`{database}`.{name}"
-    df.limit(0).write.format("delta").mode("overwrite").saveAsTable(table)
-    listed = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
-    spark = df.sparkSession
-    spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ({listed})")
+    writer = df.limit(0).writeTo(f"`{database}`.{name}").using("delta")
+    for key, value in properties.items():
+        writer = writer.tableProperty(key, value)
+    # One commit, as the pipeline creates its tables: the properties come with the table.
+    writer.createOrReplace()
 
 
 def _sink(df: DataFrame, name: str, database: str, checkpoints: Path) -> Any:
@@ -192,4 +192,9 @@ def run_handwritten(
 
 
 def count_rows(spark: Any, database: str, tables: tuple[str, ...]) -> dict[str, int]:
-    return {name: spark.read.table(f"`{database}`.{name}").count() for name in tables}
+    """Rows per table, in one query (one round trip instead of one per table)."""
+    union = " UNION ALL ".join(
+        f"SELECT '{name}' AS name, count(*) AS n FROM `{database}`.`{name}`" for name in tables
+    )
+    counted = {row["name"]: int(row["n"]) for row in spark.sql(union).collect()}
+    return {name: counted[name] for name in tables}

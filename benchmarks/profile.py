@@ -9,7 +9,8 @@ bookkeeping around it). Summed per query they show which flow, and which step, c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,14 @@ def progress_events(event_log_dir: Path) -> Iterable[dict[str, Any]]:
     for path in sorted(event_log_dir.rglob("events_*")):
         if path.name.endswith(".crc"):
             continue
-        with path.open(encoding="utf-8", errors="replace") as lines:
+        with path.open("rb") as lines:
             for line in lines:
-                # Cheap pre-filter: the log is mostly task and stage events.
-                if "QueryProgressEvent" not in line:
+                # Cheap pre-filter on bytes: the log is mostly task and stage events.
+                if b"QueryProgressEvent" not in line:
                     continue
                 try:
                     event = json.loads(line)
-                except json.JSONDecodeError:  # a line still being written
+                except ValueError:  # a line still being written (or cut mid-character)
                     continue
                 if event.get("Event") == PROGRESS_EVENT:
                     yield event["progress"]
@@ -41,7 +42,7 @@ def query_profile(event_log_dir: Path, database: str) -> dict[str, dict[str, Any
         name = progress.get("name") or ""
         if f".{database}." not in f".{name}." and f"_{database}_" not in name:
             continue
-        entry = queries.setdefault(name, {"batches": 0, "input_rows": 0, "ms": {}})
+        entry = queries.setdefault(name, {"batches": 0, "input_rows": 0, "ms": {}, "spans": []})
         rows = sum(max(0, s.get("numInputRows") or 0) for s in progress.get("sources", []))
         if rows == 0:
             # Empty batches (e.g. after a table-property commit) still cost their bookkeeping.
@@ -50,7 +51,25 @@ def query_profile(event_log_dir: Path, database: str) -> dict[str, dict[str, Any
         entry["input_rows"] += rows
         for step, ms in (progress.get("durationMs") or {}).items():
             entry["ms"][step] = entry["ms"].get(step, 0) + int(ms)
+        entry["spans"].append(_span(progress))
     return queries
+
+
+def _span(progress: dict[str, Any]) -> tuple[float, float]:
+    """When a micro-batch ran: its start (the progress timestamp) and end, in epoch seconds."""
+    start = datetime.fromisoformat(progress["timestamp"]).timestamp()
+    return start, start + int((progress.get("durationMs") or {}).get("triggerExecution", 0)) / 1000
+
+
+def wall_seconds(spans: Iterable[Sequence[float]]) -> float:
+    """The time covered by any of ``spans``: flows run side by side, so their sum overstates."""
+    covered, end = 0.0, float("-inf")
+    for start, stop in sorted(spans):
+        if stop <= end:
+            continue
+        covered += stop - max(start, end)
+        end = stop
+    return covered
 
 
 def profile_since(
@@ -59,7 +78,7 @@ def profile_since(
     """What the queries logged between two ``query_profile`` readings (one update's share)."""
     delta: dict[str, dict[str, Any]] = {}
     for name, entry in after.items():
-        old = before.get(name, {"batches": 0, "input_rows": 0, "ms": {}})
+        old = before.get(name, {"batches": 0, "input_rows": 0, "ms": {}, "spans": []})
         batches = entry["batches"] - old["batches"]
         if batches <= 0:
             continue
@@ -67,5 +86,7 @@ def profile_since(
             "batches": batches,
             "input_rows": entry["input_rows"] - old["input_rows"],
             "ms": {k: v - old["ms"].get(k, 0) for k, v in entry["ms"].items()},
+            # Batches are logged in order: the new ones follow the old ones.
+            "spans": entry["spans"][len(old["spans"]) :],
         }
     return delta

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from benchmarks import readme_table
+from benchmarks import profile, readme_table
 from benchmarks.run import (
     REQUIRED_KEYS,
     STREAMING_TABLES,
@@ -120,7 +121,10 @@ def test_incremental_adds_the_extra_events(results):
     assert all(entry["batches"] >= 1 for entry in flows.values())
     bronze = next(e for n, e in flows.items() if n.endswith(".bronze_events"))
     assert bronze["input_rows"] >= 1  # the new file (or its lines, by the source's count)
-    assert inc["incremental_profile"]["outside_flows_s"] >= 0
+    # The flows' wall time (side by side, counted once) fits in the update's.
+    timed = inc["incremental_profile"]
+    assert 0 < timed["flows_s"] <= timed["flows_busy_s"] + 1e-6
+    assert timed["outside_flows_s"] >= 0
 
 
 @pytest.mark.spark
@@ -162,6 +166,17 @@ def test_linear_fit_and_exponent_recover_known_numbers():
     assert growth_exponent(ns, quadratic, 5.0) == pytest.approx(2.0)
     assert growth_exponent(ns, [1.0, 1.0, 1.0], 1.0) is None
     assert growth_exponent(ns[:2], ts[:2], a) is None
+
+
+def test_wall_time_of_flows_counts_overlapping_batches_once():
+    # Four silver flows side by side for 3 s, then one more batch after a 1 s gap.
+    spans = [(10.0, 13.0), (10.5, 12.0), (11.0, 13.0), (12.5, 13.0), (14.0, 15.5)]
+    assert profile.wall_seconds(spans) == pytest.approx(4.5)
+    assert profile.wall_seconds([]) == 0.0
+    progress = {"timestamp": "2026-12-02T16:29:10.250Z", "durationMs": {"triggerExecution": 1500}}
+    start, end = profile._span(progress)
+    assert end - start == pytest.approx(1.5)
+    assert start == pytest.approx(datetime(2026, 12, 2, 16, 29, 10, 250000, tzinfo=UTC).timestamp())
 
 
 def test_percentiles_interpolate_between_ranks():
