@@ -9,7 +9,7 @@ bookkeeping around it). Summed per query they show which flow, and which step, c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,24 @@ from typing import Any
 PROGRESS_EVENT = "org.apache.spark.sql.streaming.StreamingQueryListener$QueryProgressEvent"
 
 
-def progress_events(event_log_dir: Path) -> Iterable[dict[str, Any]]:
-    """Every streaming progress of every application logged below ``event_log_dir``."""
+def event_log_sizes(event_log_dir: Path) -> dict[Path, int]:
+    """Where each file of the event log ends now: read from there, a later reading skips what
+    came before (a shared server's log holds a whole test session, over a gigabyte)."""
+    if not event_log_dir.is_dir():
+        return {}
+    return {p: p.stat().st_size for p in event_log_dir.rglob("events_*") if p.is_file()}
+
+
+def progress_events(
+    event_log_dir: Path, since: Mapping[Path, int] | None = None
+) -> Iterable[dict[str, Any]]:
+    """Every streaming progress logged below ``event_log_dir`` (after ``since``, if given)."""
     for path in sorted(event_log_dir.rglob("events_*")):
         if path.name.endswith(".crc"):
             continue
         with path.open("rb") as lines:
+            # A line cut by the offset fails to parse below and is skipped: it came before.
+            lines.seek((since or {}).get(path, 0))
             for line in lines:
                 # Cheap pre-filter on bytes: the log is mostly task and stage events.
                 if b"QueryProgressEvent" not in line:
@@ -35,10 +47,12 @@ def progress_events(event_log_dir: Path) -> Iterable[dict[str, Any]]:
                     yield event["progress"]
 
 
-def query_profile(event_log_dir: Path, database: str) -> dict[str, dict[str, Any]]:
+def query_profile(
+    event_log_dir: Path, database: str, since: Mapping[Path, int] | None = None
+) -> dict[str, dict[str, Any]]:
     """Per streaming query of ``database``: batches, input rows, and milliseconds by step."""
     queries: dict[str, dict[str, Any]] = {}
-    for progress in progress_events(event_log_dir):
+    for progress in progress_events(event_log_dir, since):
         name = progress.get("name") or ""
         if f".{database}." not in f".{name}." and f"_{database}_" not in name:
             continue

@@ -179,6 +179,35 @@ def test_wall_time_of_flows_counts_overlapping_batches_once():
     assert start == pytest.approx(datetime(2026, 12, 2, 16, 29, 10, 250000, tzinfo=UTC).timestamp())
 
 
+def test_profiles_read_only_what_was_logged_after_the_offsets(tmp_path):
+    def progress(name: str) -> str:
+        event = {
+            "Event": profile.PROGRESS_EVENT,
+            "progress": {
+                "name": name,
+                "timestamp": "2026-12-02T16:29:10.000Z",
+                "sources": [{"numInputRows": 5}],
+                "durationMs": {"triggerExecution": 100},
+            },
+        }
+        return json.dumps(event) + "\n"
+
+    log = tmp_path / "eventlog_v2_app" / "events_1_app"
+    log.parent.mkdir()
+    log.write_text(progress("spark_catalog.t_old.silver_events"))
+    since = profile.event_log_sizes(tmp_path)
+    with log.open("a") as handle:
+        handle.write(progress("spark_catalog.t_new.silver_events"))
+    assert set(profile.query_profile(tmp_path, "t_old")) == {"spark_catalog.t_old.silver_events"}
+    assert profile.query_profile(tmp_path, "t_old", since) == {}
+    assert (
+        profile.query_profile(tmp_path, "t_new", since)["spark_catalog.t_new.silver_events"][
+            "input_rows"
+        ]
+        == 5
+    )
+
+
 def test_percentiles_interpolate_between_ranks():
     values = [4.0, 1.0, 3.0, 2.0, 5.0]
     assert percentile(values, 50) == 3.0
