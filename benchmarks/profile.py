@@ -17,14 +17,6 @@ from typing import Any
 PROGRESS_EVENT = "org.apache.spark.sql.streaming.StreamingQueryListener$QueryProgressEvent"
 
 
-def event_log_sizes(event_log_dir: Path) -> dict[Path, int]:
-    """Where each file of the event log ends now: read from there, a later reading skips what
-    came before (a shared server's log holds a whole test session, over a gigabyte)."""
-    if not event_log_dir.is_dir():
-        return {}
-    return {p: p.stat().st_size for p in event_log_dir.rglob("events_*") if p.is_file()}
-
-
 def progress_events(
     event_log_dir: Path, since: Mapping[Path, int] | None = None
 ) -> Iterable[dict[str, Any]]:

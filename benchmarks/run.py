@@ -35,6 +35,7 @@ from typing import Any
 
 from benchmarks import handwritten, producer_bench, profile
 from clickstream.config import LocalSettings, PipelineSettings
+from clickstream.observability import event_log
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -570,7 +571,8 @@ def run_benchmarks(
         work = work or lakehouse.settings.home / "bench"
         work.mkdir(parents=True, exist_ok=True)
         bench = Bench(lakehouse, work, config, log)
-        bench.events_since = profile.event_log_sizes(lakehouse.settings.spark_events)
+        # The event log recorder's own offsets: the same files, where they end now.
+        bench.events_since = event_log.event_log_offsets(lakehouse.settings.spark_events)
         sampler = stack.enter_context(MemorySampler(_server_pids(lakehouse)))
         document = _run_cases(bench)
         sampler.sample()

@@ -28,6 +28,7 @@ from benchmarks.run import (
     run_benchmarks,
     write_results,
 )
+from clickstream.observability import event_log
 
 # Columns that differ between any two runs of the same files by design.
 PER_RUN_COLUMNS = {"_ingested_at", "_update_id"}
@@ -195,7 +196,7 @@ def test_profiles_read_only_what_was_logged_after_the_offsets(tmp_path):
     log = tmp_path / "eventlog_v2_app" / "events_1_app"
     log.parent.mkdir()
     log.write_text(progress("spark_catalog.t_old.silver_events"))
-    since = profile.event_log_sizes(tmp_path)
+    since = event_log.event_log_offsets(tmp_path)
     with log.open("a") as handle:
         handle.write(progress("spark_catalog.t_new.silver_events"))
     assert set(profile.query_profile(tmp_path, "t_old")) == {"spark_catalog.t_old.silver_events"}
