@@ -8,35 +8,12 @@ bookkeeping around it). Summed per query they show which flow, and which step, c
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-PROGRESS_EVENT = "org.apache.spark.sql.streaming.StreamingQueryListener$QueryProgressEvent"
-
-
-def progress_events(
-    event_log_dir: Path, since: Mapping[Path, int] | None = None
-) -> Iterable[dict[str, Any]]:
-    """Every streaming progress logged below ``event_log_dir`` (after ``since``, if given)."""
-    for path in sorted(event_log_dir.rglob("events_*")):
-        if path.name.endswith(".crc"):
-            continue
-        with path.open("rb") as lines:
-            # A line cut by the offset fails to parse below and is skipped: it came before.
-            lines.seek((since or {}).get(path, 0))
-            for line in lines:
-                # Cheap pre-filter on bytes: the log is mostly task and stage events.
-                if b"QueryProgressEvent" not in line:
-                    continue
-                try:
-                    event = json.loads(line)
-                except ValueError:  # a line still being written (or cut mid-character)
-                    continue
-                if event.get("Event") == PROGRESS_EVENT:
-                    yield event["progress"]
+from clickstream.observability.event_log import progress_events
 
 
 def query_profile(

@@ -183,7 +183,7 @@ def test_wall_time_of_flows_counts_overlapping_batches_once():
 def test_profiles_read_only_what_was_logged_after_the_offsets(tmp_path):
     def progress(name: str) -> str:
         event = {
-            "Event": profile.PROGRESS_EVENT,
+            "Event": event_log.PROGRESS_EVENT,
             "progress": {
                 "name": name,
                 "timestamp": "2026-12-02T16:29:10.000Z",

@@ -17,13 +17,12 @@ No number is estimated: a metric the update did not report is absent from ``deta
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,26 +107,55 @@ def event_log_offsets(folder: Path) -> dict[Path, int]:
     return {p: p.stat().st_size for p in folder.rglob("*") if p.is_file()}
 
 
+LISTENER = "org.apache.spark.sql.streaming.StreamingQueryListener$"
+PROGRESS_EVENT = LISTENER + "QueryProgressEvent"
+STARTED_EVENT = LISTENER + "QueryStartedEvent"
+TERMINATED_EVENT = LISTENER + "QueryTerminatedEvent"
+
+
+def listener_events(
+    folder: Path, since: Mapping[Path, int] | None, *kinds: str
+) -> Iterator[dict[str, Any]]:
+    """Spark listener events of these kinds (full event names) logged below ``folder`` after
+    ``since``: the one reader of Spark's event log, for the run record and the benchmarks."""
+    if not folder.is_dir():
+        return
+    wanted = set(kinds)
+    # A cheap test on bytes first: the log is mostly task, stage and SQL plan events.
+    markers = [kind.rsplit("$", 1)[-1].encode() for kind in kinds]
+    files = (p for p in folder.rglob("events_*") if p.is_file() and not p.name.endswith(".crc"))
+    for path in sorted(files):
+        with path.open("rb") as handle:
+            handle.seek((since or {}).get(path, 0))
+            for line in handle:
+                if not any(marker in line for marker in markers):
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:  # a line still being written, or cut by the offset
+                    continue
+                if isinstance(event, dict) and event.get("Event") in wanted:
+                    yield event
+
+
+def progress_events(
+    folder: Path, since: Mapping[Path, int] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every streaming query progress (one per micro-batch) logged after ``since``."""
+    for event in listener_events(folder, since, PROGRESS_EVENT):
+        if isinstance(event.get("progress"), dict):
+            yield event["progress"]
+
+
 def streaming_progress(
     folder: Path, since: Mapping[Path, int], flow_names: Iterable[str]
 ) -> dict[str, list[dict[str, Any]]]:
     """Streaming progress events written after ``since``, per flow (query name = flow name)."""
     wanted = set(flow_names)
     found: dict[str, list[dict[str, Any]]] = {}
-    if not folder.is_dir():
-        return found
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "events" in p.name):
-        with path.open("rb") as handle:
-            handle.seek(since.get(path, 0))
-            for line in handle:
-                if b"QueryProgressEvent" not in line:
-                    continue
-                try:
-                    progress = json.loads(line)["progress"]
-                except (ValueError, KeyError):
-                    continue  # a line still being written
-                if progress.get("name") in wanted:
-                    found.setdefault(progress["name"], []).append(progress)
+    for progress in progress_events(folder, since):
+        if progress.get("name") in wanted:
+            found.setdefault(progress["name"], []).append(progress)
     return found
 
 
@@ -142,18 +170,14 @@ def wait_for_streams(
     while True:
         started: set[str] = set()
         ended: set[str] = set()
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "events" in p.name):
-            with path.open("rb") as handle:
-                handle.seek(since.get(path, 0))
-                for line in handle:
-                    if b"QueryStartedEvent" in line:
-                        with contextlib.suppress(ValueError, KeyError):
-                            event = json.loads(line)
-                            if event.get("name") in wanted:
-                                started.add(event["runId"])
-                    elif b"QueryTerminatedEvent" in line:
-                        with contextlib.suppress(ValueError, KeyError):
-                            ended.add(json.loads(line)["runId"])
+        for event in listener_events(folder, since, STARTED_EVENT, TERMINATED_EVENT):
+            run_id = event.get("runId")
+            if run_id is None:
+                continue
+            if event["Event"] == TERMINATED_EVENT:
+                ended.add(run_id)
+            elif event.get("name") in wanted:
+                started.add(run_id)
         if started <= ended:
             return True
         if time.monotonic() > deadline:
