@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,12 +24,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from clickstream import config
+from clickstream.observability import event_log
 from clickstream.query import stored_tables
 from producer import produce
 
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 DATABASE = "t_rel_forget"
 STREAMING_TABLES = config.STREAMING_TABLES
+PLANTED_FILE = "planted-raw-text.json"
 
 
 def token(value: str) -> str:
@@ -54,6 +59,51 @@ def pick_user(landing: Path) -> tuple[str, str]:
         if isinstance(user, dict) and user.get("user_id") and user.get("email"):
             counts[(user["user_id"], user["email"])] += 1
     return counts.most_common(1)[0][0]
+
+
+def plant_raw_text_lines(landing: Path, user_id: str, email: str) -> int:
+    """Lines where only raw text holds the user, in a file of their own: one of the user's
+    lines cut short (bronze keeps it as ``_corrupt_record``), another user's event with the
+    user's email under a field the contract doesn't know (``_rescued_data``), and a line of the
+    user's that is not valid UTF-8."""
+    lines = [json.loads(line) for line in landed_lines(landing) if _parses(line)]
+    mine = next(
+        e for e in lines if isinstance(e.get("user"), dict) and e["user"].get("user_id") == user_id
+    )
+    other = next(
+        e
+        for e in lines
+        if isinstance(e.get("user"), dict)
+        and e["user"].get("user_id") not in (None, user_id)
+        and isinstance(e.get("properties"), dict)
+    )
+    text = json.dumps(mine)
+    cut = text[: text.index(json.dumps(user_id)) + len(json.dumps(user_id)) + 3]
+    drifted = {**other, "event_id": f"{other['event_id']}-drift"}
+    drifted["properties"] = {**other["properties"], "contact_email": email}
+    not_utf8 = b'{"event_id": "planted-bytes", "user": {"user_id": %s}, "note": "\xff\xfe"}' % (
+        json.dumps(user_id).encode()
+    )
+    planted = [cut.encode(), json.dumps(drifted).encode(), not_utf8]
+    # Landed with the producer's last file: a landing time of today would make the next
+    # files late by the watermark.
+    last = max(landing.rglob("*.json"), key=lambda path: path.stat().st_mtime_ns).stat()
+    target = landing / PLANTED_FILE
+    target.write_bytes(b"\n".join(planted) + b"\n")
+    os.utime(target, ns=(last.st_atime_ns, last.st_mtime_ns))
+    return len(planted)
+
+
+def planted_rows(spark):
+    bronze = spark.table(f"`{DATABASE}`.`{config.BRONZE_EVENTS}`")
+    return bronze.where(bronze["_source_file"].endswith(PLANTED_FILE))
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def users_lines(landing: Path, needles: list[str]) -> int:
@@ -112,6 +162,23 @@ def files_holding(spark, needles: list[str]) -> list[str]:
     return hits
 
 
+def logged_since(spark, folder: Path, since: dict[Path, int]) -> tuple[bytes, str]:
+    """What Spark's event log received after ``since``, read once a marker query sent now is
+    in it: the listener bus writes the log asynchronously, but in order."""
+    marker = f"event-log-marker-{uuid.uuid4().hex}"
+    spark.sql(f"SELECT '{marker}' AS marker").collect()
+    deadline = time.monotonic() + 30
+    while True:
+        data = b""
+        for path in sorted(p for p in folder.rglob("events_*") if p.is_file()):
+            with path.open("rb") as handle:
+                handle.seek(since.get(path, 0))
+                data += handle.read()
+        if marker.encode() in data or time.monotonic() > deadline:
+            return data, marker
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def erasure(shared_settings, lakehouse, shared_server):
     from lakehouse_testing import Sandbox
@@ -128,17 +195,25 @@ def erasure(shared_settings, lakehouse, shared_server):
         defect_rates={"all": 0.02},
         max_events_per_file=200,
     )
+    user_id, email = pick_user(landing)
+    planted = plant_raw_text_lines(landing, user_id, email)
     runner = sandbox.runner(lakehouse)
     first = runner.run()
     assert first.ok, first.error
-    user_id, email = pick_user(landing)
     before = {n: spark.table(f"`{DATABASE}`.`{n}`").count() for n in table_names(spark)}
     versions = {
         n: spark.sql(f"DESCRIBE HISTORY `{DATABASE}`.`{n}` LIMIT 1").collect()[0]["version"]
         for n in table_names(spark)
     }
     users = users_lines(landing, [user_id, email])
+    planted_kinds = planted_rows(spark).selectExpr(
+        "count(*) AS n",
+        "count_if(_corrupt_record IS NOT NULL) AS corrupt",
+        "count_if(_rescued_data LIKE '%contact_email%') AS rescued",
+    ).first()
+    since = event_log.event_log_offsets(shared_settings.spark_events)
     forget = sandbox.cli("forget-user", user_id)
+    logged, marker = logged_since(spark, shared_settings.spark_events, since)
     return {
         "sandbox": sandbox,
         "runner": runner,
@@ -147,7 +222,11 @@ def erasure(shared_settings, lakehouse, shared_server):
         "before": before,
         "versions": versions,
         "user_lines": users,
+        "planted": planted,
+        "planted_kinds": planted_kinds.asDict(),
         "forget": forget,
+        "logged": logged,
+        "marker": marker,
     }
 
 
@@ -160,6 +239,24 @@ def test_forget_user_removes_the_user_from_every_current_table(erasure, spark, t
     }
     tally.leaks_found += sum(leaks.values())
     assert leaks == dict.fromkeys(leaks, 0)
+
+
+def test_neither_the_raw_id_nor_the_email_reaches_sparks_event_log(erasure, tally):
+    # Spark logs each query's plan and each Spark Connect command with their literals, and
+    # keeps the log: an erasure that looked the user up by raw id would leave it there.
+    assert erasure["marker"].encode() in erasure["logged"], "the log was read after the erasure"
+    assert b"DELETE FROM" in erasure["logged"], "the erasure's queries are in what was read"
+    leaked = [n for n in (erasure["user_id"], erasure["email"]) if n.encode() in erasure["logged"]]
+    tally.leaks_found += len(leaked)
+    assert leaked == []
+
+
+def test_lines_tied_to_the_user_only_by_raw_text_are_erased(erasure, spark):
+    kinds = erasure["planted_kinds"]
+    # The planted lines reached bronze by the paths they were written for.
+    assert kinds["n"] == erasure["planted"]
+    assert kinds["corrupt"] >= 1 and kinds["rescued"] == 1
+    assert planted_rows(spark).count() == 0
 
 
 def test_other_users_rows_are_kept(erasure, spark, tally):

@@ -11,9 +11,12 @@ Where the user is found:
 
 Every table is DELETEd by lineage and tokens, never by the raw id: Delta records each DELETE's
 predicate in the transaction log, which VACUUM keeps, so a raw id there would outlive the
-erasure. Landing files get the user's lines blanked (same line numbers for everybody else, the
-file's modification time kept, written to a temp file and renamed). DELETE keeps old versions
-readable by time travel: the report lists them, and ``vacuum=True`` removes their files with
+erasure. The lookup in bronze compares tokens too (Spark computes bronze's, as silver does) and
+searches raw text here, not in Spark: Spark writes every query's plan, literals included, to
+its event log, so neither the raw id nor an email is ever part of a query. Landing files get
+the user's lines blanked (same line numbers for everybody else, the file's modification time
+kept, written to a temp file and renamed). DELETE keeps old versions readable by time travel:
+the report lists them, and ``vacuum=True`` removes their files with
 ``VACUUM … RETAIN 0 HOURS`` after a warning.
 """
 
@@ -171,6 +174,64 @@ def _latest_version(spark: Any, table: str) -> int:
     return int(spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").collect()[0]["version"])
 
 
+def _bronze_token(field: str, key: str) -> Any:
+    """The HMAC token of a bronze ``user`` field, computed by Spark as silver computes it."""
+    from pyspark.sql import functions as F
+
+    from clickstream.transforms import pii
+
+    return pii.hmac_sha256_hex(F.col(f"user.{field}"), key)
+
+
+def _emails_of(spark: Any, bronze: str, user_token: str, key: str) -> list[str]:
+    """The emails bronze holds for the user, found by token: a query's plan (with its
+    literals) goes to Spark's event log, so the raw id is never part of one."""
+    from pyspark.sql import functions as F
+
+    rows = (
+        spark.table(bronze)
+        .where((_bronze_token("user_id", key) == user_token) & F.col("user.email").isNotNull())
+        .select("user.email")
+        .distinct()
+        .collect()
+    )
+    return sorted(r[0] for r in rows)
+
+
+def _lineage_of(
+    spark: Any, bronze: str, user_token: str, email_tokens: Sequence[str], key: str
+) -> set[tuple[str, int]]:
+    """Bronze rows whose user id or email is the user's, compared as tokens."""
+    matches = _bronze_token("user_id", key) == user_token
+    if email_tokens:
+        matches = matches | _bronze_token("email", key).isin(list(email_tokens))
+    rows = spark.table(bronze).where(matches).select("_source_file", "_line_number").collect()
+    return {(r["_source_file"], r["_line_number"]) for r in rows}
+
+
+def _raw_text_lineage(spark: Any, bronze: str, needles: Sequence[str]) -> set[tuple[str, int]]:
+    """Bronze rows whose raw text (a broken line, rescued fields) holds a needle as a JSON
+    string. Searched here, not by Spark: a substring test would put the needle in a plan. Only
+    rows with raw text come over (a small share of bronze: the defects)."""
+    from pyspark.sql import functions as F
+
+    markers = [json_string(n).encode() for n in needles]
+    raw = spark.table(bronze).where(
+        F.col("_corrupt_record").isNotNull() | F.col("_rescued_data").isNotNull()
+    )
+    # As bytes: bronze keeps a broken line's bytes as they landed, valid UTF-8 or not.
+    texts = raw.select(
+        "_source_file",
+        "_line_number",
+        F.concat_ws("\n", "_corrupt_record", "_rescued_data").cast("binary").alias("text"),
+    )
+    found = set()
+    for row in texts.toLocalIterator():
+        if any(marker in row["text"] for marker in markers):
+            found.add((row["_source_file"], row["_line_number"]))
+    return found
+
+
 def forget_user(
     spark: Any,
     database: str,
@@ -182,31 +243,13 @@ def forget_user(
 ) -> ErasureReport:
     """Erase ``user_id`` from every Delta table of ``database`` and the landing zone."""
     bronze = f"`{database}`.`{config.BRONZE_EVENTS}`"
-    raw_id = sql_string(user_id)
-    emails = sorted(
-        r[0]
-        for r in spark.sql(
-            f"SELECT DISTINCT user.email FROM {bronze} "
-            f"WHERE user.user_id = {raw_id} AND user.email IS NOT NULL"
-        ).collect()
-    )
-    needles = [user_id, *emails]
-    raw_text = " OR ".join(
-        f"instr(coalesce({column}, ''), {sql_string(json_string(n))}) > 0"
-        for column in ("_corrupt_record", "_rescued_data")
-        for n in needles
-    )
-    email_match = f" OR user.email IN ({_in_list(emails)})" if emails else ""
-    lineage = {
-        (r["_source_file"], r["_line_number"])
-        for r in spark.sql(
-            f"SELECT _source_file, _line_number FROM {bronze} "
-            f"WHERE user.user_id = {raw_id}{email_match} OR {raw_text}"
-        ).collect()
-    }
-    report = ErasureReport(user_id, emails)
     user_token = token(user_id, key)
+    emails = _emails_of(spark, bronze, user_token, key)
     email_tokens = [token(e, key) for e in emails]
+    lineage = _lineage_of(spark, bronze, user_token, email_tokens, key)
+    lineage |= _raw_text_lineage(spark, bronze, [user_id, *emails])
+    needles = [user_id, *emails]
+    report = ErasureReport(user_id, emails)
     tables = delta_tables(spark, database)
     # Bronze last: the other tables' lineage conditions were computed from it above.
     for table in sorted(tables, key=lambda t: t == bronze):
