@@ -22,7 +22,8 @@ from pyspark.sql import functions as F
 
 from clickstream import config, contract, quality
 from clickstream.config import PipelineSettings
-from clickstream.transforms import dedup, ingest, silver
+from clickstream.runner import write_key_file
+from clickstream.transforms import dedup, ingest, pii, silver
 
 # The same arrival order the pipeline de-duplicates by (platform.deduplicated_stream).
 ARRIVAL_ORDER = ("_ingested_at", "_source_file", "_line_number")
@@ -93,11 +94,24 @@ def _landed_files(reader: Any, landing: Path) -> DataFrame:
 
 
 def silver_outputs(
-    bronze: Callable[[], DataFrame], snapshot: Callable[[], DataFrame], settings: PipelineSettings
+    bronze: Callable[[], DataFrame],
+    snapshot: Callable[[], DataFrame],
+    settings: PipelineSettings,
+    key_text: Callable[[], DataFrame] | None = None,
 ) -> dict[str, DataFrame]:
-    """The four silver tables from bronze rows (``bronze``: a stream, or a batch for the shape)."""
+    """The four silver tables from bronze rows (``bronze``: a stream, or a batch for the shape).
+
+    ``key_text``: the key file read as one text, whose pads are cross-joined onto the rows, as
+    the pipeline's silver does locally; without it the key is a literal of the queries.
+    """
     rules = quality.silver_rules(settings)
-    key = settings.pii_key
+    key: str | pii.KeyPads = settings.pii_key
+
+    def keyed(rows: DataFrame) -> DataFrame:
+        return rows if key_text is None else rows.crossJoin(pii.pads_frame(key_text()))
+
+    if key_text is not None:
+        key = pii.KeyPads.joined()
     late = silver.late_condition(settings.allowed_lateness)
     valid = silver.valid_condition(rules)
 
@@ -109,7 +123,7 @@ def silver_outputs(
             rows, snapshot().where(condition), "event_id", ARRIVAL_ORDER
         )
 
-    events = silver.silver_columns(first_arrivals(f"NOT ({late})"), key)
+    events = silver.silver_columns(keyed(first_arrivals(f"NOT ({late})")), key)
     for rule in quality.of_action(rules, quality.FAIL):
         # The same guard as the pipeline's expect_or_fail: a failing row stops the query.
         message = f"expectation {rule.name} failed".replace("'", "")
@@ -120,12 +134,13 @@ def silver_outputs(
         )
     return {
         config.SILVER_EVENTS: events,
-        config.SILVER_QUARANTINE: silver.quarantine_columns(bronze(), rules, key),
+        config.SILVER_QUARANTINE: silver.quarantine_columns(keyed(bronze()), rules, key),
         config.SILVER_LATE_EVENTS: silver.silver_columns(
-            bronze().where(f"({valid}) AND ({late})"), key
+            keyed(bronze().where(f"({valid}) AND ({late})")), key
         ),
         config.SILVER_USER_CHANGES: silver.user_change_columns(
-            first_arrivals("event_type = 'profile_update' AND user.user_id IS NOT NULL"), key
+            keyed(first_arrivals("event_type = 'profile_update' AND user.user_id IS NOT NULL")),
+            key,
         ),
     }
 
@@ -171,9 +186,15 @@ def run_handwritten(
         # skipChangeCommits, as the pipeline's silver streams: an erasure on bronze is skipped.
         return spark.readStream.option(config.SKIP_CHANGE_COMMITS, "true").table(bronze_name)
 
-    for name, df in silver_outputs(snapshot, snapshot, settings).items():
+    # The key as the pipeline's silver gets it locally: a file Spark reads, never a literal.
+    key_uri = write_key_file(checkpoints, settings.pii_key).absolute().as_uri()
+
+    def key_text() -> DataFrame:
+        return spark.read.option("wholetext", "true").text(key_uri)
+
+    for name, df in silver_outputs(snapshot, snapshot, settings, key_text).items():
         _create(df, name, database, TABLE_PROPERTIES[name])
-    outputs = silver_outputs(stream, snapshot, settings)
+    outputs = silver_outputs(stream, snapshot, settings, key_text)
     _await([_sink(df, name, database, checkpoints) for name, df in outputs.items()])
     streams_s = time.perf_counter() - began
     # The same liquid clustering the pipeline's runner applies after each local update.

@@ -141,6 +141,9 @@ class PipelineSettings:
     # An event newer than its file's landing time plus this is quarantined (a wrong clock).
     future_tolerance: str = "1 hour"
     pii_key: str = DEMO_PII_KEY
+    # Local runs: a file holding the key, read by Spark at run time, used instead of pii_key
+    # (a value in the configuration would be in the pipeline's command, which Spark logs).
+    pii_key_file: str = ""
     # fact_sessions: a visitor's next event after this much inactivity starts a new session.
     session_gap: str = "30 minutes"
     # Local only: cluster (ALTER TABLE … CLUSTER BY + OPTIMIZE) the tables that declare

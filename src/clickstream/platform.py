@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -19,7 +20,7 @@ from pyspark.sql import functions as F
 
 from clickstream import config, contract, faults, quality
 from clickstream.config import PipelineSettings
-from clickstream.transforms import dedup, ingest, scd
+from clickstream.transforms import dedup, ingest, pii, scd
 
 LOCAL = "local"
 DATABRICKS = "databricks"
@@ -146,11 +147,20 @@ _demo_key_warned = False
 def pii_key(settings: PipelineSettings) -> str:
     """The pseudonymisation key: the demo key is refused on Databricks and warned about here.
 
+    Locally the runner passes a key file (``clickstream.pii_key_file``) instead of the key.
     The warning comes once per process: definitions register twice per update and again on
     every update, and one line says it all.
     """
     global _demo_key_warned
-    if settings.pii_key == config.DEMO_PII_KEY:
+    key = settings.pii_key
+    if settings.pii_key_file:
+        try:
+            key = pii.key_from_text(Path(settings.pii_key_file).read_text("utf-8"))
+        except OSError as exc:
+            raise RuntimeError(
+                f"the PII key file {settings.pii_key_file} is not readable: {exc.strerror}"
+            ) from None
+    if key == config.DEMO_PII_KEY:
         if platform_of(settings) == DATABRICKS:
             raise RuntimeError(
                 "the PII key is the repository's demo key: set clickstream.pii_key to "
@@ -162,7 +172,34 @@ def pii_key(settings: PipelineSettings) -> str:
                 config.DEMO_PII_KEY,
             )
             _demo_key_warned = True
-    return settings.pii_key
+    return key
+
+
+@dataclass(frozen=True)
+class PiiKey:
+    """The pseudonymisation key as silver's queries use it: the pads, and how rows get them."""
+
+    pads: pii.KeyPads
+    pads_frame: Callable[[], DataFrame] | None = None
+
+    def keyed(self, rows: DataFrame) -> DataFrame:
+        """``rows`` with the pads' columns when they come as data (a one-row cross join)."""
+        return rows if self.pads_frame is None else rows.crossJoin(self.pads_frame())
+
+
+def pii_key_for_queries(spark: Any, settings: PipelineSettings) -> PiiKey:
+    """Locally, the key file is read by Spark when the query runs: Spark writes every query's
+    plan, literals included, to its event log, so a key in the plan would be kept there. On
+    Databricks the secret's value is still a literal of the plans (a known limit, README)."""
+    key = pii_key(settings)
+    if settings.pii_key_file and platform_of(settings) != DATABRICKS:
+        uri = Path(settings.pii_key_file).absolute().as_uri()
+
+        def pads_frame() -> DataFrame:
+            return pii.pads_frame(spark.read.option("wholetext", "true").text(uri))
+
+        return PiiKey(pii.KeyPads.joined(), pads_frame)
+    return PiiKey(pii.KeyPads.literal(key))
 
 
 def expectations(

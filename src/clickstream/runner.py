@@ -374,7 +374,26 @@ class PipelineRunner:
                 for k, v in self.overrides.items()
             }
         )
+        # The key goes to Spark as a file its queries read, not as a setting: the pipeline's
+        # configuration is part of the command that registers it, which Spark logs.
+        key = conf.pop(CONF_PREFIX + "pii_key")
+        if not conf.get(CONF_PREFIX + "pii_key_file"):
+            conf[CONF_PREFIX + "pii_key_file"] = str(self.write_key_file(key))
         return conf
+
+    def write_key_file(self, key: str) -> Path:
+        return write_key_file(self.storage, key)
+
+
+def write_key_file(storage: Path, key: str) -> Path:
+    """The key file of a pipeline's storage (``pii.key``), readable by its owner only."""
+    path = storage / "pii.key"
+    if not path.exists() or path.read_text("utf-8") != key:
+        storage.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+        path.write_text(key, "utf-8")
+    return path
 
 
 def run_continuously(

@@ -34,6 +34,26 @@ def test_hmac_tokens_are_rfc2104_hmac_sha256(spark, key):
     assertDataFrameEqual(tokens, expected)
 
 
+@pytest.mark.parametrize(
+    "key", [config.DEMO_PII_KEY, "k" * 64, "k" * 100, "schlüssel-ключ-鍵", "ends with a newline\n"]
+)
+def test_pads_computed_from_the_key_as_data_give_the_same_tokens(spark, key):
+    from pyspark.sql import functions as F
+
+    values = ["ann@example.com", "203.0.113.7", "Zürich", None]
+    frame = spark.createDataFrame([(v,) for v in values], "v STRING")
+    # As a key file reads (wholetext): the text with its trailing newline, which is no part of it.
+    text = spark.createDataFrame([(key if key.endswith("\n") else key + "\n",)], "value STRING")
+    keyed = frame.crossJoin(pii.pads_frame(text))
+    tokens = keyed.select("v", pii.hmac_sha256_hex(F.col("v"), pii.KeyPads.joined()).alias("t"))
+    plain = key.removesuffix("\n")
+    expected = spark.createDataFrame(
+        [(v, python_hmac(plain, v) if v is not None else None) for v in values],
+        "v STRING, t STRING",
+    )
+    assertDataFrameEqual(tokens, expected)
+
+
 def test_rescued_values_become_tokens_and_field_names_stay(spark):
     import json
 

@@ -198,8 +198,10 @@ def erasure(shared_settings, lakehouse, shared_server):
     user_id, email = pick_user(landing)
     planted = plant_raw_text_lines(landing, user_id, email)
     runner = sandbox.runner(lakehouse)
+    before_run = event_log.event_log_offsets(shared_settings.spark_events)
     first = runner.run()
     assert first.ok, first.error
+    run_logged, _ = logged_since(spark, shared_settings.spark_events, before_run)
     before = {n: spark.table(f"`{DATABASE}`.`{n}`").count() for n in table_names(spark)}
     versions = {
         n: spark.sql(f"DESCRIBE HISTORY `{DATABASE}`.`{n}` LIMIT 1").collect()[0]["version"]
@@ -226,6 +228,7 @@ def erasure(shared_settings, lakehouse, shared_server):
         "planted_kinds": planted_kinds.asDict(),
         "forget": forget,
         "logged": logged,
+        "run_logged": run_logged,
         "marker": marker,
     }
 
@@ -249,6 +252,21 @@ def test_neither_the_raw_id_nor_the_email_reaches_sparks_event_log(erasure, tall
     leaked = [n for n in (erasure["user_id"], erasure["email"]) if n.encode() in erasure["logged"]]
     tally.leaks_found += len(leaked)
     assert leaked == []
+
+
+def key_forms(key: str) -> list[bytes]:
+    """The key, and its HMAC pads as hex in either case: whichever a log could hold."""
+    raw = key.encode().ljust(64, b"\0")
+    pads = [bytes(b ^ pad for b in raw).hex() for pad in (0x36, 0x5C)]
+    return [key.encode(), *[p.encode() for p in pads], *[p.upper().encode() for p in pads]]
+
+
+def test_the_pii_key_never_reaches_sparks_event_log(erasure):
+    # Spark logs the pipeline's registration (its configuration) and every plan (its
+    # literals): the pipeline run and the erasure must key their tokens without either.
+    for logged in (erasure["run_logged"], erasure["logged"]):
+        assert b"silver_events" in logged, "the log read covers the queries"
+        assert [form for form in key_forms(config.DEMO_PII_KEY) if form in logged] == []
 
 
 def test_lines_tied_to_the_user_only_by_raw_text_are_erased(erasure, spark):

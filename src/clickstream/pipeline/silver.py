@@ -7,7 +7,8 @@ from clickstream.transforms import silver
 
 settings = platform.pipeline_settings(spark)
 rules = quality.silver_rules(settings)
-key = platform.pii_key(settings)
+# The key's pads: locally a one-row frame read from the key file and cross-joined, never a literal.
+pii_key = platform.pii_key_for_queries(spark, settings)
 LATE = silver.late_condition(settings.allowed_lateness)
 VALID = silver.valid_condition(rules)
 
@@ -37,7 +38,7 @@ def silver_events():
         where=f"NOT ({LATE})",
         valid=VALID,
     )
-    return silver.silver_columns(rows, key, settings.inject_fault)
+    return silver.silver_columns(pii_key.keyed(rows), pii_key.pads, settings.inject_fault)
 
 
 @dp.table(
@@ -46,7 +47,7 @@ def silver_events():
     table_properties=config.SILVER_TABLE_PROPERTIES,
 )
 def silver_quarantine():
-    return silver.quarantine_columns(bronze_stream(), rules, key)
+    return silver.quarantine_columns(pii_key.keyed(bronze_stream()), rules, pii_key.pads)
 
 
 @dp.table(
@@ -56,7 +57,7 @@ def silver_quarantine():
 )
 def silver_late_events():
     rows = bronze_stream().where(f"({VALID}) AND ({LATE})")
-    return silver.silver_columns(rows, key)
+    return silver.silver_columns(pii_key.keyed(rows), pii_key.pads)
 
 
 @dp.table(
@@ -76,7 +77,7 @@ def silver_user_changes():
         valid=VALID,
         bounded=False,
     )
-    return silver.user_change_columns(rows, key)
+    return silver.user_change_columns(pii_key.keyed(rows), pii_key.pads)
 
 
 # The account is a materialized view over the streaming tables it checks. Its aggregates

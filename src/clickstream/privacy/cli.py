@@ -12,6 +12,7 @@ def cmd_forget_user(args: argparse.Namespace, settings: LocalSettings) -> int:
     from clickstream.locks import FileLock, LockBusy
     from clickstream.privacy.erasure import forget_user
     from clickstream.query import use_database
+    from clickstream.runner import write_key_file
 
     # The key the local runs pseudonymise with (PipelineSettings' default, as `clickstream run`).
     key = PipelineSettings(landing_path=str(settings.landing)).pii_key
@@ -35,6 +36,8 @@ def cmd_forget_user(args: argparse.Namespace, settings: LocalSettings) -> int:
             key,
             vacuum=args.vacuum,
             emit=lambda line: print(line, flush=True),
+            # The file `clickstream run` keys silver with: no query of the erasure holds the key.
+            key_file=write_key_file(storage, key),
         )
     return 0
 

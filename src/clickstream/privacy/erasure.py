@@ -174,23 +174,41 @@ def _latest_version(spark: Any, table: str) -> int:
     return int(spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").collect()[0]["version"])
 
 
-def _bronze_token(field: str, key: str) -> Any:
+def _keyed_bronze(spark: Any, bronze: str, key_file: Path | None) -> Any:
+    """Bronze, with the key's pads as columns when they come from the key file (as silver's
+    queries get them: no plan holds the key)."""
+    from clickstream.transforms import pii
+
+    rows = spark.table(bronze)
+    if key_file is None:
+        return rows
+    text = spark.read.option("wholetext", "true").text(key_file.absolute().as_uri())
+    return rows.crossJoin(pii.pads_frame(text))
+
+
+def _bronze_token(field: str, key: str, key_file: Path | None) -> Any:
     """The HMAC token of a bronze ``user`` field, computed by Spark as silver computes it."""
     from pyspark.sql import functions as F
 
     from clickstream.transforms import pii
 
-    return pii.hmac_sha256_hex(F.col(f"user.{field}"), key)
+    pads = pii.KeyPads.joined() if key_file is not None else key
+    return pii.hmac_sha256_hex(F.col(f"user.{field}"), pads)
 
 
-def _emails_of(spark: Any, bronze: str, user_token: str, key: str) -> list[str]:
+def _emails_of(
+    spark: Any, bronze: str, user_token: str, key: str, key_file: Path | None
+) -> list[str]:
     """The emails bronze holds for the user, found by token: a query's plan (with its
     literals) goes to Spark's event log, so the raw id is never part of one."""
     from pyspark.sql import functions as F
 
     rows = (
-        spark.table(bronze)
-        .where((_bronze_token("user_id", key) == user_token) & F.col("user.email").isNotNull())
+        _keyed_bronze(spark, bronze, key_file)
+        .where(
+            (_bronze_token("user_id", key, key_file) == user_token)
+            & F.col("user.email").isNotNull()
+        )
         .select("user.email")
         .distinct()
         .collect()
@@ -199,13 +217,19 @@ def _emails_of(spark: Any, bronze: str, user_token: str, key: str) -> list[str]:
 
 
 def _lineage_of(
-    spark: Any, bronze: str, user_token: str, email_tokens: Sequence[str], key: str
+    spark: Any,
+    bronze: str,
+    user_token: str,
+    email_tokens: Sequence[str],
+    key: str,
+    key_file: Path | None,
 ) -> set[tuple[str, int]]:
     """Bronze rows whose user id or email is the user's, compared as tokens."""
-    matches = _bronze_token("user_id", key) == user_token
+    matches = _bronze_token("user_id", key, key_file) == user_token
     if email_tokens:
-        matches = matches | _bronze_token("email", key).isin(list(email_tokens))
-    rows = spark.table(bronze).where(matches).select("_source_file", "_line_number").collect()
+        matches = matches | _bronze_token("email", key, key_file).isin(list(email_tokens))
+    keyed = _keyed_bronze(spark, bronze, key_file).where(matches)
+    rows = keyed.select("_source_file", "_line_number").collect()
     return {(r["_source_file"], r["_line_number"]) for r in rows}
 
 
@@ -240,13 +264,17 @@ def forget_user(
     key: str,
     vacuum: bool = False,
     emit: Callable[[str], None] = print,
+    key_file: Path | None = None,
 ) -> ErasureReport:
-    """Erase ``user_id`` from every Delta table of ``database`` and the landing zone."""
+    """Erase ``user_id`` from every Delta table of ``database`` and the landing zone.
+
+    ``key_file`` (holding ``key``): Spark reads the key from it instead of from the queries.
+    """
     bronze = f"`{database}`.`{config.BRONZE_EVENTS}`"
     user_token = token(user_id, key)
-    emails = _emails_of(spark, bronze, user_token, key)
+    emails = _emails_of(spark, bronze, user_token, key, key_file)
     email_tokens = [token(e, key) for e in emails]
-    lineage = _lineage_of(spark, bronze, user_token, email_tokens, key)
+    lineage = _lineage_of(spark, bronze, user_token, email_tokens, key, key_file)
     lineage |= _raw_text_lineage(spark, bronze, [user_id, *emails])
     needles = [user_id, *emails]
     report = ErasureReport(user_id, emails)

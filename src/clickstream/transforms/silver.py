@@ -38,7 +38,7 @@ def valid_condition(rules: Sequence[quality.Rule]) -> str:
     return quality.passes_all(quality.of_action(rules, quality.DROP))
 
 
-def silver_columns(rows: DataFrame, key: str, inject_fault: str = "") -> DataFrame:
+def silver_columns(rows: DataFrame, key: str | pii.KeyPads, inject_fault: str = "") -> DataFrame:
     """Bronze rows -> the shape of silver_events and silver_late_events (identifiers as tokens).
 
     ``_rescued_data`` and ``_corrupt_record`` stay so the expectations can be checked on the
@@ -59,7 +59,9 @@ def silver_columns(rows: DataFrame, key: str, inject_fault: str = "") -> DataFra
     )
 
 
-def quarantine_columns(rows: DataFrame, rules: Sequence[quality.Rule], key: str) -> DataFrame:
+def quarantine_columns(
+    rows: DataFrame, rules: Sequence[quality.Rule], key: str | pii.KeyPads
+) -> DataFrame:
     """Rows failing a drop rule, with ``failed_rules`` and their lineage.
 
     The raw text columns stay in bronze (they may hold personal data that cannot be
@@ -75,7 +77,7 @@ def quarantine_columns(rows: DataFrame, rules: Sequence[quality.Rule], key: str)
     ).where(F.size("failed_rules") > 0)
 
 
-def user_change_columns(rows: DataFrame, key: str) -> DataFrame:
+def user_change_columns(rows: DataFrame, key: str | pii.KeyPads) -> DataFrame:
     """profile_update events -> the change feed of dim_user, keyed by the pseudonymised user."""
     return rows.select(
         pii.hmac_sha256_hex(F.col("user.user_id"), key).alias("user_key"),
