@@ -97,21 +97,18 @@ def silver_outputs(
     bronze: Callable[[], DataFrame],
     snapshot: Callable[[], DataFrame],
     settings: PipelineSettings,
-    key_text: Callable[[], DataFrame] | None = None,
+    key_pads: Callable[[], DataFrame] | None = None,
 ) -> dict[str, DataFrame]:
     """The four silver tables from bronze rows (``bronze``: a stream, or a batch for the shape).
 
-    ``key_text``: the key file read as one text, whose pads are cross-joined onto the rows, as
-    the pipeline's silver does locally; without it the key is a literal of the queries.
+    ``key_pads``: the key's one-row pads frame, cross-joined onto the rows as the pipeline's
+    silver does locally; without it the key is a literal of the queries.
     """
     rules = quality.silver_rules(settings)
-    key: str | pii.KeyPads = settings.pii_key
+    key: str | pii.KeyPads = settings.pii_key if key_pads is None else pii.KeyPads.joined()
 
     def keyed(rows: DataFrame) -> DataFrame:
-        return rows if key_text is None else rows.crossJoin(pii.pads_frame(key_text()))
-
-    if key_text is not None:
-        key = pii.KeyPads.joined()
+        return rows if key_pads is None else rows.crossJoin(key_pads())
     late = silver.late_condition(settings.allowed_lateness)
     valid = silver.valid_condition(rules)
 
@@ -187,14 +184,14 @@ def run_handwritten(
         return spark.readStream.option(config.SKIP_CHANGE_COMMITS, "true").table(bronze_name)
 
     # The key as the pipeline's silver gets it locally: a file Spark reads, never a literal.
-    key_uri = write_key_file(checkpoints, settings.pii_key).absolute().as_uri()
+    key_file = write_key_file(checkpoints, settings.pii_key)
 
-    def key_text() -> DataFrame:
-        return spark.read.option("wholetext", "true").text(key_uri)
+    def key_pads() -> DataFrame:
+        return pii.key_file_pads(spark, key_file)
 
-    for name, df in silver_outputs(snapshot, snapshot, settings, key_text).items():
+    for name, df in silver_outputs(snapshot, snapshot, settings, key_pads).items():
         _create(df, name, database, TABLE_PROPERTIES[name])
-    outputs = silver_outputs(stream, snapshot, settings, key_text)
+    outputs = silver_outputs(stream, snapshot, settings, key_pads)
     _await([_sink(df, name, database, checkpoints) for name, df in outputs.items()])
     streams_s = time.perf_counter() - began
     # The same liquid clustering the pipeline's runner applies after each local update.

@@ -193,12 +193,8 @@ def pii_key_for_queries(spark: Any, settings: PipelineSettings) -> PiiKey:
     Databricks the secret's value is still a literal of the plans (a known limit, README)."""
     key = pii_key(settings)
     if settings.pii_key_file and platform_of(settings) != DATABRICKS:
-        uri = Path(settings.pii_key_file).absolute().as_uri()
-
-        def pads_frame() -> DataFrame:
-            return pii.pads_frame(spark.read.option("wholetext", "true").text(uri))
-
-        return PiiKey(pii.KeyPads.joined(), pads_frame)
+        key_file = Path(settings.pii_key_file)
+        return PiiKey(pii.KeyPads.joined(), lambda: pii.key_file_pads(spark, key_file))
     return PiiKey(pii.KeyPads.literal(key))
 
 

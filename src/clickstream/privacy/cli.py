@@ -13,10 +13,15 @@ def cmd_forget_user(args: argparse.Namespace, settings: LocalSettings) -> int:
     from clickstream.privacy.erasure import forget_user
     from clickstream.query import use_database
     from clickstream.runner import write_key_file
+    from clickstream.transforms import pii
 
-    # The key the local runs pseudonymise with (PipelineSettings' default, as `clickstream run`).
-    key = PipelineSettings(landing_path=str(settings.landing)).pii_key
     storage = settings.pipeline_storage()
+    # The key silver was keyed with: the file `clickstream run` wrote, else the default it uses.
+    key_file = storage / "pii.key"
+    if key_file.is_file():
+        key = pii.key_from_text(key_file.read_text("utf-8"))
+    else:
+        key = PipelineSettings(landing_path=str(settings.landing)).pii_key
     storage.mkdir(parents=True, exist_ok=True)
     try:
         # An update running meanwhile could write the user's rows again: erase between updates.
@@ -36,7 +41,7 @@ def cmd_forget_user(args: argparse.Namespace, settings: LocalSettings) -> int:
             key,
             vacuum=args.vacuum,
             emit=lambda line: print(line, flush=True),
-            # The file `clickstream run` keys silver with: no query of the erasure holds the key.
+            # Spark reads the key from the file: no query of the erasure holds it.
             key_file=write_key_file(storage, key),
         )
     return 0

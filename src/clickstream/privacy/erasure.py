@@ -182,8 +182,7 @@ def _keyed_bronze(spark: Any, bronze: str, key_file: Path | None) -> Any:
     rows = spark.table(bronze)
     if key_file is None:
         return rows
-    text = spark.read.option("wholetext", "true").text(key_file.absolute().as_uri())
-    return rows.crossJoin(pii.pads_frame(text))
+    return rows.crossJoin(pii.key_file_pads(spark, key_file))
 
 
 def _bronze_token(field: str, key: str, key_file: Path | None) -> Any:

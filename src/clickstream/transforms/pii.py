@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -89,6 +91,11 @@ def pads_frame(key_text: DataFrame, column: str = "value") -> DataFrame:
     return key_text.select(
         _xor_pad(padded_hex, 0x36).alias(INNER_PAD), _xor_pad(padded_hex, 0x5C).alias(OUTER_PAD)
     )
+
+
+def key_file_pads(spark: Any, path: Path) -> DataFrame:
+    """The pads of the key a file holds, read by Spark when the query runs (one row)."""
+    return pads_frame(spark.read.option("wholetext", "true").text(path.absolute().as_uri()))
 
 
 def key_from_text(text: str) -> str:
