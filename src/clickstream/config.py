@@ -68,6 +68,9 @@ USER_CHANGES_TABLE_PROPERTIES: dict[str, str] = {
 # Streams read upstream tables with this option so that a DELETE there (forget-user) does not
 # stop them: Delta streams otherwise fail on any commit that removes data.
 SKIP_CHANGE_COMMITS = "skipChangeCommits"
+# A read option marking a file that holds a secret (the PII key file): configuration, not data,
+# so lineage leaves it out. File sources ignore options they don't know.
+SECRET_READ_OPTION = "clickstream.secret"
 
 # A demo key, never a secret: refused on Databricks by the platform module.
 DEMO_PII_KEY = "demo-key-not-secret-change-me"

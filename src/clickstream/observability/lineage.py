@@ -18,6 +18,8 @@ from pyspark.pipelines.spark_connect_graph_element_registry import (
     SparkConnectGraphElementRegistry,
 )
 
+from clickstream import config
+
 # Table references inside SQL text: STREAM(x), STREAM x, FROM x, JOIN x.
 _SQL_TABLE = re.compile(
     r"\bSTREAM\s*\(\s*([`\w.]+)\s*\)|\bSTREAM\s+([`\w.]+)"
@@ -74,6 +76,8 @@ def relations_read(relation: Any) -> list[tuple[str, bool]]:
                 )
             elif message.HasField("data_source"):
                 source = message.data_source
+                if source.options.get(config.SECRET_READ_OPTION) == "true":
+                    return  # a key file: configuration, not a source of the data
                 paths = list(source.paths) or [source.options.get("path", "")]
                 for path in paths:
                     found.append((f"files:{path}", message.is_streaming))

@@ -23,6 +23,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from clickstream import config
+
 _BLOCK = 64  # SHA-256 block size in bytes
 
 # struct -> leaves holding direct identifiers (contract.pii_paths) or online identifiers that
@@ -95,7 +97,8 @@ def pads_frame(key_text: DataFrame, column: str = "value") -> DataFrame:
 
 def key_file_pads(spark: Any, path: Path) -> DataFrame:
     """The pads of the key a file holds, read by Spark when the query runs (one row)."""
-    return pads_frame(spark.read.option("wholetext", "true").text(path.absolute().as_uri()))
+    reader = spark.read.option("wholetext", "true").option(config.SECRET_READ_OPTION, "true")
+    return pads_frame(reader.text(path.absolute().as_uri()))
 
 
 def key_from_text(text: str) -> str:
