@@ -97,18 +97,16 @@ def silver_outputs(
     bronze: Callable[[], DataFrame],
     snapshot: Callable[[], DataFrame],
     settings: PipelineSettings,
-    key_pads: Callable[[], DataFrame] | None = None,
+    pii_key: pii.PiiKey | None = None,
 ) -> dict[str, DataFrame]:
     """The four silver tables from bronze rows (``bronze``: a stream, or a batch for the shape).
 
-    ``key_pads``: the key's one-row pads frame, cross-joined onto the rows as the pipeline's
-    silver does locally; without it the key is a literal of the queries.
+    ``pii_key``: as the pipeline's silver gets it locally (``PiiKey.from_file``); without it
+    the key is a literal of the queries.
     """
     rules = quality.silver_rules(settings)
-    key: str | pii.KeyPads = settings.pii_key if key_pads is None else pii.KeyPads.joined()
-
-    def keyed(rows: DataFrame) -> DataFrame:
-        return rows if key_pads is None else rows.crossJoin(key_pads())
+    pii_key = pii_key or pii.PiiKey.literal(settings.pii_key)
+    key, keyed = pii_key.pads, pii_key.keyed
     late = silver.late_condition(settings.allowed_lateness)
     valid = silver.valid_condition(rules)
 
@@ -184,14 +182,10 @@ def run_handwritten(
         return spark.readStream.option(config.SKIP_CHANGE_COMMITS, "true").table(bronze_name)
 
     # The key as the pipeline's silver gets it locally: a file Spark reads, never a literal.
-    key_file = write_key_file(checkpoints, settings.pii_key)
-
-    def key_pads() -> DataFrame:
-        return pii.key_file_pads(spark, key_file)
-
-    for name, df in silver_outputs(snapshot, snapshot, settings, key_pads).items():
+    pii_key = pii.PiiKey.from_file(spark, write_key_file(checkpoints, settings.pii_key))
+    for name, df in silver_outputs(snapshot, snapshot, settings, pii_key).items():
         _create(df, name, database, TABLE_PROPERTIES[name])
-    outputs = silver_outputs(stream, snapshot, settings, key_pads)
+    outputs = silver_outputs(stream, snapshot, settings, pii_key)
     _await([_sink(df, name, database, checkpoints) for name, df in outputs.items()])
     streams_s = time.perf_counter() - began
     # The same liquid clustering the pipeline's runner applies after each local update.

@@ -175,27 +175,14 @@ def pii_key(settings: PipelineSettings) -> str:
     return key
 
 
-@dataclass(frozen=True)
-class PiiKey:
-    """The pseudonymisation key as silver's queries use it: the pads, and how rows get them."""
-
-    pads: pii.KeyPads
-    pads_frame: Callable[[], DataFrame] | None = None
-
-    def keyed(self, rows: DataFrame) -> DataFrame:
-        """``rows`` with the pads' columns when they come as data (a one-row cross join)."""
-        return rows if self.pads_frame is None else rows.crossJoin(self.pads_frame())
-
-
-def pii_key_for_queries(spark: Any, settings: PipelineSettings) -> PiiKey:
+def pii_key_for_queries(spark: Any, settings: PipelineSettings) -> pii.PiiKey:
     """Locally, the key file is read by Spark when the query runs: Spark writes every query's
     plan, literals included, to its event log, so a key in the plan would be kept there. On
     Databricks the secret's value is still a literal of the plans (a known limit, README)."""
     key = pii_key(settings)
     if settings.pii_key_file and platform_of(settings) != DATABRICKS:
-        key_file = Path(settings.pii_key_file)
-        return PiiKey(pii.KeyPads.joined(), lambda: pii.key_file_pads(spark, key_file))
-    return PiiKey(pii.KeyPads.literal(key))
+        return pii.PiiKey.from_file(spark, Path(settings.pii_key_file))
+    return pii.PiiKey.literal(key)
 
 
 def expectations(

@@ -378,16 +378,17 @@ class PipelineRunner:
         # configuration is part of the command that registers it, which Spark logs.
         key = conf.pop(CONF_PREFIX + "pii_key")
         if not conf.get(CONF_PREFIX + "pii_key_file"):
-            conf[CONF_PREFIX + "pii_key_file"] = str(self.write_key_file(key))
+            conf[CONF_PREFIX + "pii_key_file"] = str(write_key_file(self.storage, key))
         return conf
 
-    def write_key_file(self, key: str) -> Path:
-        return write_key_file(self.storage, key)
+def key_file(storage: Path) -> Path:
+    """Where a pipeline's storage keeps its PII key (written by ``write_key_file``)."""
+    return storage / "pii.key"
 
 
 def write_key_file(storage: Path, key: str) -> Path:
-    """The key file of a pipeline's storage (``pii.key``), readable by its owner only."""
-    path = storage / "pii.key"
+    """The key file of a pipeline's storage, readable by its owner only."""
+    path = key_file(storage)
     if not path.exists() or path.read_text("utf-8") != key:
         storage.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600, exist_ok=True)

@@ -12,14 +12,13 @@ def cmd_forget_user(args: argparse.Namespace, settings: LocalSettings) -> int:
     from clickstream.locks import FileLock, LockBusy
     from clickstream.privacy.erasure import forget_user
     from clickstream.query import use_database
-    from clickstream.runner import write_key_file
+    from clickstream.runner import key_file, write_key_file
     from clickstream.transforms import pii
 
     storage = settings.pipeline_storage()
     # The key silver was keyed with: the file `clickstream run` wrote, else the default it uses.
-    key_file = storage / "pii.key"
-    if key_file.is_file():
-        key = pii.key_from_text(key_file.read_text("utf-8"))
+    if key_file(storage).is_file():
+        key = pii.key_from_text(key_file(storage).read_text("utf-8"))
     else:
         key = PipelineSettings(landing_path=str(settings.landing)).pii_key
     storage.mkdir(parents=True, exist_ok=True)

@@ -28,10 +28,13 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clickstream import config
 from clickstream.observability.landing_audit import local_path
+
+if TYPE_CHECKING:
+    from clickstream.transforms.pii import PiiKey
 
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 # Commits that do not change a table's rows: a version after one holds what the one before held.
@@ -174,40 +177,17 @@ def _latest_version(spark: Any, table: str) -> int:
     return int(spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").collect()[0]["version"])
 
 
-def _keyed_bronze(spark: Any, bronze: str, key_file: Path | None) -> Any:
-    """Bronze, with the key's pads as columns when they come from the key file (as silver's
-    queries get them: no plan holds the key)."""
-    from clickstream.transforms import pii
-
-    rows = spark.table(bronze)
-    if key_file is None:
-        return rows
-    return rows.crossJoin(pii.key_file_pads(spark, key_file))
-
-
-def _bronze_token(field: str, key: str, key_file: Path | None) -> Any:
-    """The HMAC token of a bronze ``user`` field, computed by Spark as silver computes it."""
-    from pyspark.sql import functions as F
-
-    from clickstream.transforms import pii
-
-    pads = pii.KeyPads.joined() if key_file is not None else key
-    return pii.hmac_sha256_hex(F.col(f"user.{field}"), pads)
-
-
-def _emails_of(
-    spark: Any, bronze: str, user_token: str, key: str, key_file: Path | None
-) -> list[str]:
+def _emails_of(spark: Any, bronze: str, user_token: str, pii_key: PiiKey) -> list[str]:
     """The emails bronze holds for the user, found by token: a query's plan (with its
     literals) goes to Spark's event log, so the raw id is never part of one."""
     from pyspark.sql import functions as F
 
+    from clickstream.transforms import pii
+
+    user = pii.hmac_sha256_hex(F.col("user.user_id"), pii_key.pads)
     rows = (
-        _keyed_bronze(spark, bronze, key_file)
-        .where(
-            (_bronze_token("user_id", key, key_file) == user_token)
-            & F.col("user.email").isNotNull()
-        )
+        pii_key.keyed(spark.table(bronze))
+        .where((user == user_token) & F.col("user.email").isNotNull())
         .select("user.email")
         .distinct()
         .collect()
@@ -216,18 +196,18 @@ def _emails_of(
 
 
 def _lineage_of(
-    spark: Any,
-    bronze: str,
-    user_token: str,
-    email_tokens: Sequence[str],
-    key: str,
-    key_file: Path | None,
+    spark: Any, bronze: str, user_token: str, email_tokens: Sequence[str], pii_key: PiiKey
 ) -> set[tuple[str, int]]:
     """Bronze rows whose user id or email is the user's, compared as tokens."""
-    matches = _bronze_token("user_id", key, key_file) == user_token
+    from pyspark.sql import functions as F
+
+    from clickstream.transforms import pii
+
+    matches = pii.hmac_sha256_hex(F.col("user.user_id"), pii_key.pads) == user_token
     if email_tokens:
-        matches = matches | _bronze_token("email", key, key_file).isin(list(email_tokens))
-    keyed = _keyed_bronze(spark, bronze, key_file).where(matches)
+        email = pii.hmac_sha256_hex(F.col("user.email"), pii_key.pads)
+        matches = matches | email.isin(list(email_tokens))
+    keyed = pii_key.keyed(spark.table(bronze)).where(matches)
     rows = keyed.select("_source_file", "_line_number").collect()
     return {(r["_source_file"], r["_line_number"]) for r in rows}
 
@@ -271,9 +251,12 @@ def forget_user(
     """
     bronze = f"`{database}`.`{config.BRONZE_EVENTS}`"
     user_token = token(user_id, key)
-    emails = _emails_of(spark, bronze, user_token, key, key_file)
+    from clickstream.transforms import pii
+
+    pii_key = pii.PiiKey.literal(key) if key_file is None else pii.PiiKey.from_file(spark, key_file)
+    emails = _emails_of(spark, bronze, user_token, pii_key)
     email_tokens = [token(e, key) for e in emails]
-    lineage = _lineage_of(spark, bronze, user_token, email_tokens, key, key_file)
+    lineage = _lineage_of(spark, bronze, user_token, email_tokens, pii_key)
     lineage |= _raw_text_lineage(spark, bronze, [user_id, *emails])
     needles = [user_id, *emails]
     report = ErasureReport(user_id, emails)

@@ -15,7 +15,7 @@ cross-joined onto the rows, so no plan ever holds the key.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,28 @@ def key_file_pads(spark: Any, path: Path) -> DataFrame:
     """The pads of the key a file holds, read by Spark when the query runs (one row)."""
     reader = spark.read.option("wholetext", "true").option(config.SECRET_READ_OPTION, "true")
     return pads_frame(reader.text(path.absolute().as_uri()))
+
+
+@dataclass(frozen=True)
+class PiiKey:
+    """The key as queries use it: its pads, and how rows get them (``keyed``)."""
+
+    pads: KeyPads
+    pads_frame: Callable[[], DataFrame] | None = None
+
+    @classmethod
+    def literal(cls, key: str) -> PiiKey:
+        """The key as literals of the queries (and so of their plans)."""
+        return cls(KeyPads.literal(key))
+
+    @classmethod
+    def from_file(cls, spark: Any, path: Path) -> PiiKey:
+        """The key a file holds, read by Spark when the queries run: no plan holds it."""
+        return cls(KeyPads.joined(), lambda: key_file_pads(spark, path))
+
+    def keyed(self, rows: DataFrame) -> DataFrame:
+        """``rows`` with the pads' columns when they come as data (a one-row cross join)."""
+        return rows if self.pads_frame is None else rows.crossJoin(self.pads_frame())
 
 
 def key_from_text(text: str) -> str:
